@@ -1,0 +1,327 @@
+//! The server: builds the router of every hosted service, serves it on one port, and
+//! shuts down gracefully.
+//!
+//! Requests go through these layers, outermost first:
+//! 1. our accept loop (hyper-util, HTTP/1.1 and HTTP/2 on one port), which puts the
+//!    connection's addresses in each request so `Request::remote_addr` works;
+//! 2. [`deadline::DeadlineLayer`], which ends calls whose `grpc-timeout` passes with
+//!    DEADLINE_EXCEEDED;
+//! 3. tonic's `Routes`, which dispatch on the `/package.Service/Method` path.
+//!
+//! Why our own accept loop rather than `tonic::transport::Server`: the latter always
+//! applies its own `grpc-timeout` handling, which ends calls with CANCELLED, outside
+//! any layer we could add (see [`deadline`]).
+//!
+//! Shutdown, when the future given to [`Server::serve`] completes: every health status
+//! goes to NOT_SERVING, the listener closes (no new connections), every connection is
+//! told to finish (HTTP/2 GOAWAY: no new calls), calls in flight get
+//! [`Settings::shutdown_grace`] to finish, and whatever is left is then closed.
+
+pub mod deadline;
+
+use std::{future::Future, io, net::SocketAddr, time::Duration};
+
+use hyper_util::{
+    rt::{TokioExecutor, TokioIo, TokioTimer},
+    server::{conn::auto, graceful::GracefulShutdown},
+    service::TowerToHyperService,
+};
+use tokio::{net::TcpListener, task::JoinSet};
+use tonic::{server::NamedService, service::Routes, transport::server::TcpConnectInfo};
+use tower::ServiceBuilder;
+use tracing::{debug, info, warn};
+
+use crate::{
+    health::{HealthRegistry, OVERALL, ServingStatus},
+    proto::{
+        self, calculator::calculator_server::CalculatorServer,
+        helloworld::greeter_server::GreeterServer,
+    },
+    services::{calculator::CalculatorService, greeter::GreeterService, health::HealthService},
+    streams::ActiveStreams,
+};
+
+/// How the server behaves, independent of where it listens.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The largest message, in bytes, that a service decodes from a request or encodes
+    /// into a response. A larger request gets RESOURCE_EXHAUSTED.
+    pub max_message_size: usize,
+    /// After shutdown begins, how long calls in flight may take to finish before their
+    /// connections are closed.
+    pub shutdown_grace: Duration,
+    /// The pause between two replies of `Greeter.SayHelloStreamReply`.
+    pub greeting_interval: Duration,
+}
+
+impl Default for Settings {
+    /// 4 MiB messages (tonic's own default), 10 s of grace, 200 ms between greetings.
+    fn default() -> Self {
+        Self {
+            max_message_size: 4 * 1024 * 1024,
+            shutdown_grace: Duration::from_secs(10),
+            greeting_interval: Duration::from_millis(200),
+        }
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug)]
+pub enum ServeError {
+    /// Binding or reading the listening socket failed.
+    Io(io::Error),
+    /// A descriptor set given to reflection was invalid.
+    Reflection(tonic_reflection::server::Error),
+}
+
+impl std::fmt::Display for ServeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ServeError::Io(err) => write!(f, "socket error: {err}"),
+            ServeError::Reflection(err) => write!(f, "reflection setup failed: {err}"),
+        }
+    }
+}
+
+impl std::error::Error for ServeError {}
+
+impl From<io::Error> for ServeError {
+    fn from(err: io::Error) -> Self {
+        ServeError::Io(err)
+    }
+}
+
+/// A bound, not yet serving, server.
+#[derive(Debug)]
+pub struct Server {
+    /// The listening socket, bound in [`Server::bind`] so that its address (with the
+    /// real port when port 0 was asked for) is known before serving starts.
+    listener: TcpListener,
+    /// How the services behave.
+    settings: Settings,
+    /// Every service's serving status, shared with the health service.
+    health: HealthRegistry,
+    /// The streams in progress, shared with every streaming service.
+    streams: ActiveStreams,
+}
+
+impl Server {
+    /// Binds `addr` (port 0 picks a free port).
+    ///
+    /// # Errors
+    /// When the address cannot be bound (in use, not permitted ...).
+    pub async fn bind(addr: SocketAddr, settings: Settings) -> io::Result<Self> {
+        let listener = TcpListener::bind(addr).await?;
+        Ok(Self {
+            listener,
+            settings,
+            health: HealthRegistry::new(),
+            streams: ActiveStreams::new(),
+        })
+    }
+
+    /// The address the server listens on.
+    ///
+    /// # Errors
+    /// When the socket cannot report it (not seen in practice).
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// A handle on the serving statuses that the health service reports.
+    pub fn health(&self) -> HealthRegistry {
+        self.health.clone()
+    }
+
+    /// A handle on the count of streams in progress.
+    pub fn active_streams(&self) -> ActiveStreams {
+        self.streams.clone()
+    }
+
+    /// Serves until `shutdown` completes, then shuts down gracefully (see the module
+    /// docs) and returns.
+    ///
+    /// # Errors
+    /// When the router cannot be built (an invalid descriptor set).
+    pub async fn serve<F>(self, shutdown: F) -> Result<(), ServeError>
+    where
+        F: Future<Output = ()>,
+    {
+        let Server {
+            listener,
+            settings,
+            health,
+            streams,
+        } = self;
+        let (routes, names) = routes(&settings, &health, &streams)?;
+        let service = ServiceBuilder::new()
+            .layer(deadline::DeadlineLayer)
+            .service(routes);
+
+        let mut http = auto::Builder::new(TokioExecutor::new());
+        http.http1().timer(TokioTimer::new());
+        http.http2().timer(TokioTimer::new());
+        let graceful = GracefulShutdown::new();
+        let mut connections = JoinSet::new();
+
+        for name in &names {
+            health.set(name, ServingStatus::Serving);
+        }
+        health.set(OVERALL, ServingStatus::Serving);
+        let local_addr = listener.local_addr()?;
+        info!(services = ?names, "listening on {local_addr}");
+
+        tokio::pin!(shutdown);
+        loop {
+            let (stream, remote_addr) = tokio::select! {
+                () = &mut shutdown => break,
+                // Reap finished connection tasks so the set does not grow.
+                Some(_) = connections.join_next() => continue,
+                accepted = listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(err) => {
+                        // Out of file descriptors, for instance: back off rather than spin.
+                        warn!("accept failed: {err}");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                },
+            };
+            // gRPC messages are often small and latency-bound: send them at once.
+            if let Err(err) = stream.set_nodelay(true) {
+                debug!(%remote_addr, "cannot set TCP_NODELAY: {err}");
+            }
+            let connect_info = TcpConnectInfo {
+                local_addr: stream.local_addr().ok(),
+                remote_addr: Some(remote_addr),
+            };
+            let service = ServiceBuilder::new()
+                .map_request(move |mut request: http::Request<_>| {
+                    request.extensions_mut().insert(connect_info.clone());
+                    request
+                })
+                .service(service.clone());
+            let connection = http
+                .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
+                .into_owned();
+            let connection = graceful.watch(connection);
+            connections.spawn(async move {
+                if let Err(err) = connection.await {
+                    debug!(%remote_addr, "connection ended with an error: {err}");
+                }
+            });
+        }
+
+        let grace = settings.shutdown_grace;
+        health.shut_down();
+        drop(listener);
+        info!(
+            "shutting down: health is NOT_SERVING, new connections and calls are refused, \
+             calls in flight have {grace:?} to finish"
+        );
+        match tokio::time::timeout(grace, graceful.shutdown()).await {
+            Ok(()) => info!("every call finished; stopped"),
+            Err(_) => {
+                warn!(
+                    connections = connections.len(),
+                    "grace period over; closing the connections still open"
+                );
+                connections.shutdown().await;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The router of every hosted service, and the full names of those services (as
+/// registered with health).
+fn routes(
+    settings: &Settings,
+    health: &HealthRegistry,
+    streams: &ActiveStreams,
+) -> Result<(Routes, Vec<String>), ServeError> {
+    let limit = settings.max_message_size;
+    let greeter = GreeterServer::new(GreeterService::new(
+        settings.greeting_interval,
+        streams.clone(),
+    ))
+    .max_decoding_message_size(limit)
+    .max_encoding_message_size(limit);
+    let calculator = CalculatorServer::new(CalculatorService::new(streams.clone()))
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit);
+    let health_service = tonic_health::pb::health_server::HealthServer::new(HealthService::new(
+        health.clone(),
+        streams.clone(),
+    ));
+
+    // Every descriptor set goes to both reflection versions, so that a client speaking
+    // either one lists and describes every service, both reflection services included.
+    // (tonic-reflection 0.14.9's include_reflection_service adds only the version
+    // being built.) google/rpc/error_details.proto is there so that grpcurl can decode
+    // the google.rpc.BadRequest in our error details instead of printing raw bytes.
+    let descriptor_sets = [
+        proto::FILE_DESCRIPTOR_SET,
+        tonic_types::pb::FILE_DESCRIPTOR_SET,
+        tonic_health::pb::FILE_DESCRIPTOR_SET,
+        tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+        tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+    ];
+    let reflection = || {
+        descriptor_sets.iter().fold(
+            tonic_reflection::server::Builder::configure().include_reflection_service(false),
+            |builder, set| builder.register_encoded_file_descriptor_set(set),
+        )
+    };
+    let reflection_v1 = reflection().build_v1().map_err(ServeError::Reflection)?;
+    let reflection_v1alpha = reflection()
+        .build_v1alpha()
+        .map_err(ServeError::Reflection)?;
+
+    let names = vec![
+        name_of(&greeter),
+        name_of(&calculator),
+        name_of(&health_service),
+        name_of(&reflection_v1),
+        name_of(&reflection_v1alpha),
+    ];
+    let routes = Routes::builder()
+        .add_service(greeter)
+        .add_service(calculator)
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .clone()
+        .routes();
+    Ok((routes, names))
+}
+
+fn name_of<S: NamedService>(_: &S) -> String {
+    S::NAME.to_owned()
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM, the signals that ask a server to stop.
+///
+/// # Panics
+/// If the signal handlers cannot be installed, which happens only when the process is
+/// out of resources at startup.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        tokio::signal::ctrl_c()
+            .await
+            .expect("install the SIGINT handler");
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("install the SIGTERM handler")
+            .recv()
+            .await;
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => info!("SIGINT received"),
+        () = terminate => info!("SIGTERM received"),
+    }
+}

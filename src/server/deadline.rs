@@ -1,0 +1,263 @@
+//! Enforces the `grpc-timeout` deadline a client sends, ending the call with
+//! DEADLINE_EXCEEDED.
+//!
+//! Why not tonic's own: in tonic 0.14.9, `transport::Server` wraps every service in
+//! `GrpcTimeout` (src/transport/service/grpc_timeout.rs), whose expiry `Status::from_error`
+//! maps to CANCELLED (src/status.rs, `TimeoutExpired`), and which covers only the wait for
+//! the response headers, not a streaming body. We serve tonic's `Routes` from our own
+//! accept loop (see [`crate::server`]) so that this layer is the only deadline, and it:
+//! - answers DEADLINE_EXCEEDED (trailers-only) when the deadline passes before the
+//!   handler has answered, dropping the handler's future;
+//! - ends a response stream that is still going when the deadline passes with
+//!   DEADLINE_EXCEEDED trailers, dropping the handler's stream, which stops its work.
+//!
+//! The header format is that of the gRPC over HTTP/2 spec
+//! (<https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-HTTP2.md>): at most 8 ASCII
+//! digits and a unit, `H`, `M`, `S`, `m`, `u` or `n`. A malformed header gets INTERNAL,
+//! as grpc-go's server answers it.
+
+use std::{
+    future::Future,
+    pin::Pin,
+    task::{Context, Poll, ready},
+    time::Duration,
+};
+
+use bytes::Bytes;
+use http::{HeaderMap, Request, Response};
+use http_body::{Body as HttpBody, Frame, SizeHint};
+use pin_project_lite::pin_project;
+use tokio::time::Sleep;
+use tonic::{Status, body::Body};
+use tower::{Layer, Service};
+
+/// The header that carries a call's timeout.
+const GRPC_TIMEOUT: &str = "grpc-timeout";
+
+/// Parses a `grpc-timeout` header value; `None` when it is malformed.
+pub fn parse_grpc_timeout(value: &[u8]) -> Option<Duration> {
+    let (digits, unit) = value.split_last().map(|(unit, digits)| (digits, *unit))?;
+    if digits.is_empty() || digits.len() > 8 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    // At most 8 digits: always fits in a u64.
+    let amount: u64 = std::str::from_utf8(digits).ok()?.parse().ok()?;
+    Some(match unit {
+        b'H' => Duration::from_secs(amount * 3600),
+        b'M' => Duration::from_secs(amount * 60),
+        b'S' => Duration::from_secs(amount),
+        b'm' => Duration::from_millis(amount),
+        b'u' => Duration::from_micros(amount),
+        b'n' => Duration::from_nanos(amount),
+        _ => return None,
+    })
+}
+
+fn deadline_exceeded(timeout: Duration) -> Status {
+    Status::deadline_exceeded(format!(
+        "the call's deadline ({timeout:?} after it started, from its grpc-timeout header) passed"
+    ))
+}
+
+/// A [`Layer`] that applies [`Deadline`] to a service.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DeadlineLayer;
+
+impl<S> Layer<S> for DeadlineLayer {
+    type Service = Deadline<S>;
+
+    fn layer(&self, inner: S) -> Deadline<S> {
+        Deadline { inner }
+    }
+}
+
+/// Ends calls whose `grpc-timeout` passes with DEADLINE_EXCEEDED; see the module docs.
+#[derive(Debug, Clone)]
+pub struct Deadline<S> {
+    inner: S,
+}
+
+impl<S, B> Service<Request<B>> for Deadline<S>
+where
+    S: Service<Request<B>, Response = Response<Body>>,
+{
+    type Response = Response<Body>;
+    type Error = S::Error;
+    type Future = DeadlineFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let timeout = match request.headers().get(GRPC_TIMEOUT) {
+            None => None,
+            Some(value) => match parse_grpc_timeout(value.as_bytes()) {
+                Some(timeout) => Some(timeout),
+                None => {
+                    let status = Status::internal(format!(
+                        "malformed grpc-timeout header {value:?}: expected 1 to 8 digits \
+                         and a unit (H, M, S, m, u or n)"
+                    ));
+                    return DeadlineFuture {
+                        inner: None,
+                        refused: Some(status),
+                        deadline: None,
+                    };
+                }
+            },
+        };
+        DeadlineFuture {
+            // The timer starts before the handler is called: the deadline counts from
+            // the moment the call reached the server.
+            deadline: timeout.map(|t| (Box::pin(tokio::time::sleep(t)), t)),
+            inner: Some(self.inner.call(request)),
+            refused: None,
+        }
+    }
+}
+
+pin_project! {
+    /// The response future of [`Deadline`].
+    pub struct DeadlineFuture<F> {
+        #[pin]
+        inner: Option<F>,
+        // The status to answer without calling the service (malformed header).
+        refused: Option<Status>,
+        deadline: Option<(Pin<Box<Sleep>>, Duration)>,
+    }
+}
+
+impl<F, E> Future for DeadlineFuture<F>
+where
+    F: Future<Output = Result<Response<Body>, E>>,
+{
+    type Output = Result<Response<Body>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let Some(inner) = this.inner.as_mut().as_pin_mut() else {
+            let status = this
+                .refused
+                .take()
+                .unwrap_or_else(|| Status::internal("deadline future polled after completion"));
+            return Poll::Ready(Ok(status.into_http()));
+        };
+        if let Poll::Ready(result) = inner.poll(cx) {
+            this.inner.set(None);
+            let deadline = this.deadline.take();
+            return Poll::Ready(result.map(|response| match deadline {
+                Some((sleep, timeout)) => response.map(|body| {
+                    Body::new(DeadlineBody {
+                        inner: body,
+                        sleep,
+                        timeout,
+                        done: false,
+                    })
+                }),
+                None => response,
+            }));
+        }
+        if let Some((sleep, timeout)) = this.deadline {
+            if sleep.as_mut().poll(cx).is_ready() {
+                let status = deadline_exceeded(*timeout);
+                // Dropping the handler's future stops its work.
+                this.inner.set(None);
+                return Poll::Ready(Ok(status.into_http()));
+            }
+        }
+        Poll::Pending
+    }
+}
+
+pin_project! {
+    /// A response body that ends with DEADLINE_EXCEEDED trailers when its deadline passes.
+    struct DeadlineBody {
+        #[pin]
+        inner: Body,
+        sleep: Pin<Box<Sleep>>,
+        timeout: Duration,
+        done: bool,
+    }
+}
+
+impl HttpBody for DeadlineBody {
+    type Data = Bytes;
+    type Error = Status;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let mut this = self.project();
+        if *this.done {
+            return Poll::Ready(None);
+        }
+        if this.sleep.as_mut().poll(cx).is_ready() {
+            *this.done = true;
+            // Dropping the handler's stream now stops its work without waiting for
+            // hyper to drop this body.
+            this.inner.set(Body::empty());
+            let mut trailers = HeaderMap::new();
+            if deadline_exceeded(*this.timeout)
+                .add_header(&mut trailers)
+                .is_err()
+            {
+                return Poll::Ready(Some(Err(deadline_exceeded(*this.timeout))));
+            }
+            return Poll::Ready(Some(Ok(Frame::trailers(trailers))));
+        }
+        let frame = ready!(this.inner.poll_frame(cx));
+        match &frame {
+            None => *this.done = true,
+            Some(Ok(frame)) if frame.is_trailers() => *this.done = true,
+            _ => {}
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.done || self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_unit_of_the_spec() {
+        assert_eq!(parse_grpc_timeout(b"2H"), Some(Duration::from_secs(7200)));
+        assert_eq!(parse_grpc_timeout(b"3M"), Some(Duration::from_secs(180)));
+        assert_eq!(parse_grpc_timeout(b"4S"), Some(Duration::from_secs(4)));
+        assert_eq!(
+            parse_grpc_timeout(b"250m"),
+            Some(Duration::from_millis(250))
+        );
+        assert_eq!(
+            parse_grpc_timeout(b"99999999u"),
+            Some(Duration::from_micros(99_999_999))
+        );
+        assert_eq!(parse_grpc_timeout(b"0n"), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn refuses_malformed_values() {
+        for bad in [
+            &b""[..],
+            b"S",
+            b"10",
+            b"123456789S",
+            b"-1S",
+            b"1.5S",
+            b"10x",
+            b" 1S",
+        ] {
+            assert_eq!(parse_grpc_timeout(bad), None, "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! The gRPC adapters: one module per service, each a thin layer that validates the
+//! request, calls the domain module, and maps the domain's errors to a precise
+//! [`tonic::Status`].
+
+pub mod calculator;
+pub mod greeter;
+pub mod health;
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+/// INVALID_ARGUMENT with `message`, plus a `google.rpc.BadRequest` detail whose field
+/// violation names `field`, so that clients can point at the field programmatically.
+pub(crate) fn invalid_argument(field: &str, message: String) -> Status {
+    let details = ErrorDetails::with_bad_request_violation(field, message.clone());
+    Status::with_error_details(Code::InvalidArgument, message, details)
+}
