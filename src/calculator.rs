@@ -215,8 +215,11 @@ impl Summary {
 
     /// Adds one number.
     ///
-    /// The mean is updated as `mean + x/n - mean/n`: each term is at most the largest
-    /// magnitude seen, so unlike a running sum it cannot overflow, whatever the count.
+    /// The mean is updated with Welford's recurrence, `mean += (x - mean) / n`
+    /// (B. P. Welford, Technometrics 4(3), 1962), with the difference taken on halves,
+    /// `((x/2 - mean/2) / n) * 2`: halving a double is exact (but for subnormals), and
+    /// every intermediate stays within +/-f64::MAX, so unlike a running sum it cannot
+    /// overflow, whatever the values and the count.
     ///
     /// # Errors
     /// [`CalcError::NotFinite`] (field `"value"`, with the number's position); the
@@ -236,7 +239,8 @@ impl Summary {
             self.max = value;
         } else {
             let n = self.count as f64;
-            self.mean = self.mean + value / n - self.mean / n;
+            let half_delta = value / 2.0 - self.mean / 2.0;
+            self.mean += (half_delta / n) * 2.0;
             self.min = self.min.min(value);
             self.max = self.max.max(value);
         }
@@ -386,8 +390,14 @@ mod tests {
             s.push(f64::MAX).unwrap();
         }
         let stats = s.finish().unwrap();
-        assert!(stats.mean.is_finite());
-        assert!((stats.mean - f64::MAX).abs() / f64::MAX < 1e-12);
+        assert_eq!(stats.mean, f64::MAX);
+
+        let mut s = Summary::new();
+        for v in [f64::MAX, -f64::MAX, f64::MAX] {
+            s.push(v).unwrap();
+        }
+        let mean = s.finish().unwrap().mean;
+        assert!((mean - f64::MAX / 3.0).abs() / f64::MAX < 1e-12, "{mean}");
     }
 
     #[test]

@@ -158,13 +158,13 @@ where
                 None => response,
             }));
         }
-        if let Some((sleep, timeout)) = this.deadline {
-            if sleep.as_mut().poll(cx).is_ready() {
-                let status = deadline_exceeded(*timeout);
-                // Dropping the handler's future stops its work.
-                this.inner.set(None);
-                return Poll::Ready(Ok(status.into_http()));
-            }
+        if let Some((sleep, timeout)) = this.deadline
+            && sleep.as_mut().poll(cx).is_ready()
+        {
+            let status = deadline_exceeded(*timeout);
+            // Dropping the handler's future stops its work.
+            this.inner.set(None);
+            return Poll::Ready(Ok(status.into_http()));
         }
         Poll::Pending
     }
