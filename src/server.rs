@@ -6,7 +6,9 @@
 //!    connection's addresses in each request so `Request::remote_addr` works;
 //! 2. [`deadline::DeadlineLayer`], which ends calls whose `grpc-timeout` passes with
 //!    DEADLINE_EXCEEDED;
-//! 3. tonic's `Routes`, which dispatch on the `/package.Service/Method` path.
+//! 3. [`message_limit::MessageLimitLayer`], which refuses request messages over
+//!    [`Settings::max_message_size`] with RESOURCE_EXHAUSTED;
+//! 4. tonic's `Routes`, which dispatch on the `/package.Service/Method` path.
 //!
 //! Why our own accept loop rather than `tonic::transport::Server`: the latter always
 //! applies its own `grpc-timeout` handling, which ends calls with CANCELLED, outside
@@ -18,6 +20,7 @@
 //! [`Settings::shutdown_grace`] to finish, and whatever is left is then closed.
 
 pub mod deadline;
+pub mod message_limit;
 
 use std::{future::Future, io, net::SocketAddr, time::Duration};
 
@@ -156,6 +159,9 @@ impl Server {
         let (routes, names) = routes(&settings, &health, &streams)?;
         let service = ServiceBuilder::new()
             .layer(deadline::DeadlineLayer)
+            .layer(message_limit::MessageLimitLayer {
+                limit: settings.max_message_size,
+            })
             .service(routes);
 
         let mut http = auto::Builder::new(TokioExecutor::new());

@@ -1,0 +1,311 @@
+//! Refuses a request message larger than the configured limit with RESOURCE_EXHAUSTED.
+//!
+//! The gRPC status code table (<https://grpc.github.io/grpc/core/md_doc_statuscodes.html>)
+//! and grpc-go use RESOURCE_EXHAUSTED for a message over the limit, but tonic 0.14.9
+//! answers OUT_OF_RANGE (src/codec/decode.rs, "decoded message length too large"). This
+//! layer reads the 5-byte prefix of each length-prefixed message in a gRPC request body
+//! (1 byte compressed flag, 4 bytes big-endian length) and ends the request with
+//! RESOURCE_EXHAUSTED as soon as a prefix announces more than the limit, before the
+//! message is buffered. tonic's decoder passes a `Status` from the body through
+//! unchanged (`Status::from_error` finds it in the error chain). Requests that are not
+//! gRPC (no `application/grpc` content type) pass untouched.
+
+use std::{
+    pin::Pin,
+    task::{Context, Poll, ready},
+};
+
+use bytes::Bytes;
+use http::{Request, header::CONTENT_TYPE};
+use http_body::{Body as HttpBody, Frame, SizeHint};
+use pin_project_lite::pin_project;
+use tonic::{Status, body::Body};
+use tower::{Layer, Service};
+
+/// The length of a gRPC message prefix: compressed flag and 32-bit length.
+const PREFIX_LEN: usize = 5;
+
+/// A [`Layer`] that applies [`MessageLimit`].
+#[derive(Debug, Clone, Copy)]
+pub struct MessageLimitLayer {
+    /// The largest request message accepted, in bytes (as sent: compressed if it is).
+    pub limit: usize,
+}
+
+impl<S> Layer<S> for MessageLimitLayer {
+    type Service = MessageLimit<S>;
+
+    fn layer(&self, inner: S) -> MessageLimit<S> {
+        MessageLimit {
+            inner,
+            limit: self.limit,
+        }
+    }
+}
+
+/// Ends a request whose messages exceed `limit` bytes with RESOURCE_EXHAUSTED.
+#[derive(Debug, Clone)]
+pub struct MessageLimit<S> {
+    inner: S,
+    limit: usize,
+}
+
+impl<S, B> Service<Request<B>> for MessageLimit<S>
+where
+    S: Service<Request<Body>>,
+    B: HttpBody<Data = Bytes> + Send + 'static,
+    B::Error: Into<tonic::codegen::StdError>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let is_grpc = request
+            .headers()
+            .get(CONTENT_TYPE)
+            .is_some_and(|value| value.as_bytes().starts_with(b"application/grpc"));
+        let limit = self.limit;
+        let request = request.map(|body| {
+            if is_grpc {
+                Body::new(LimitedBody {
+                    inner: body,
+                    scanner: PrefixScanner::new(limit),
+                    pending: None,
+                    failed: false,
+                })
+            } else {
+                Body::new(body)
+            }
+        });
+        self.inner.call(request)
+    }
+}
+
+/// Follows the message boundaries of a gRPC body, one chunk at a time.
+#[derive(Debug)]
+struct PrefixScanner {
+    limit: usize,
+    prefix: [u8; PREFIX_LEN],
+    /// How many bytes of the current prefix have been seen.
+    prefix_len: usize,
+    /// How many bytes of the current message are still to come.
+    payload_left: usize,
+}
+
+impl PrefixScanner {
+    fn new(limit: usize) -> Self {
+        Self {
+            limit,
+            prefix: [0; PREFIX_LEN],
+            prefix_len: 0,
+            payload_left: 0,
+        }
+    }
+
+    /// Scans one chunk. `Err(Oversized)` when a message announces more than the limit,
+    /// with where its prefix starts in the chunk (0 when it began in an earlier chunk),
+    /// so that the messages before it can still be delivered.
+    fn scan(&mut self, chunk: &[u8]) -> Result<(), Oversized> {
+        let mut at = 0;
+        while at < chunk.len() {
+            if self.payload_left > 0 {
+                let n = self.payload_left.min(chunk.len() - at);
+                self.payload_left -= n;
+                at += n;
+                continue;
+            }
+            let n = (PREFIX_LEN - self.prefix_len).min(chunk.len() - at);
+            self.prefix[self.prefix_len..self.prefix_len + n].copy_from_slice(&chunk[at..at + n]);
+            self.prefix_len += n;
+            at += n;
+            if self.prefix_len == PREFIX_LEN {
+                self.prefix_len = 0;
+                let [_, a, b, c, d] = self.prefix;
+                let length = u32::from_be_bytes([a, b, c, d]) as usize;
+                if length > self.limit {
+                    return Err(Oversized {
+                        length,
+                        prefix_start: at.saturating_sub(PREFIX_LEN),
+                    });
+                }
+                self.payload_left = length;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A message over the limit, found by [`PrefixScanner::scan`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Oversized {
+    /// The length its prefix announced, in bytes.
+    length: usize,
+    /// Where its prefix starts in the scanned chunk.
+    prefix_start: usize,
+}
+
+pin_project! {
+    /// A gRPC request body checked by a [`PrefixScanner`].
+    struct LimitedBody<B> {
+        #[pin]
+        inner: B,
+        scanner: PrefixScanner,
+        // The error to return once the messages before the oversized one are delivered.
+        pending: Option<Status>,
+        failed: bool,
+    }
+}
+
+impl<B> HttpBody for LimitedBody<B>
+where
+    B: HttpBody<Data = Bytes>,
+    B::Error: Into<tonic::codegen::StdError>,
+{
+    type Data = Bytes;
+    type Error = Status;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = self.project();
+        if let Some(status) = this.pending.take() {
+            *this.failed = true;
+            return Poll::Ready(Some(Err(status)));
+        }
+        if *this.failed {
+            return Poll::Ready(None);
+        }
+        let frame = match ready!(this.inner.poll_frame(cx)) {
+            None => return Poll::Ready(None),
+            Some(Err(err)) => return Poll::Ready(Some(Err(Status::from_error(err.into())))),
+            Some(Ok(frame)) => frame,
+        };
+        let Some(data) = frame.data_ref() else {
+            return Poll::Ready(Some(Ok(frame)));
+        };
+        let Err(oversized) = this.scanner.scan(data) else {
+            return Poll::Ready(Some(Ok(frame)));
+        };
+        let status = Status::resource_exhausted(format!(
+            "request message is {} bytes; this server accepts at most {} bytes per \
+             message (--max-message-size)",
+            oversized.length, this.scanner.limit
+        ));
+        if oversized.prefix_start == 0 {
+            *this.failed = true;
+            return Poll::Ready(Some(Err(status)));
+        }
+        // Deliver the whole messages before the oversized one: they were sent within
+        // the limit and get answered; the error follows on the next poll.
+        let before = data.slice(..oversized.prefix_start);
+        *this.pending = Some(status);
+        Poll::Ready(Some(Ok(Frame::data(before))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.failed || self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+
+    use super::*;
+
+    fn message(len: usize) -> Vec<u8> {
+        let mut bytes = vec![0];
+        bytes.extend_from_slice(&(len as u32).to_be_bytes());
+        bytes.extend(std::iter::repeat_n(7, len));
+        bytes
+    }
+
+    /// A request body that yields its chunks one by one.
+    struct Chunks(VecDeque<Bytes>);
+
+    impl HttpBody for Chunks {
+        type Data = Bytes;
+        type Error = std::convert::Infallible;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+            Poll::Ready(self.0.pop_front().map(|chunk| Ok(Frame::data(chunk))))
+        }
+    }
+
+    /// Every byte the limited body delivers, and the error it ends with, if any.
+    fn deliver(body: &[u8], chunk_size: usize, limit: usize) -> (Vec<u8>, Option<Status>) {
+        let chunks = body
+            .chunks(chunk_size)
+            .map(Bytes::copy_from_slice)
+            .collect();
+        let mut limited = Box::pin(LimitedBody {
+            inner: Chunks(chunks),
+            scanner: PrefixScanner::new(limit),
+            pending: None,
+            failed: false,
+        });
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let mut delivered = Vec::new();
+        loop {
+            match limited.as_mut().poll_frame(&mut cx) {
+                Poll::Ready(Some(Ok(frame))) => {
+                    delivered.extend_from_slice(frame.data_ref().unwrap())
+                }
+                Poll::Ready(Some(Err(status))) => return (delivered, Some(status)),
+                Poll::Ready(None) => return (delivered, None),
+                Poll::Pending => unreachable!("in-memory chunks are always ready"),
+            }
+        }
+    }
+
+    #[test]
+    fn passes_messages_up_to_the_limit_across_any_chunking() {
+        let body: Vec<u8> = [message(10), message(0), message(3)].concat();
+        for chunk_size in 1..=body.len() {
+            let (delivered, error) = deliver(&body, chunk_size, 10);
+            assert_eq!(delivered, body, "chunks of {chunk_size}");
+            assert!(error.is_none(), "chunks of {chunk_size}: {error:?}");
+        }
+    }
+
+    #[test]
+    fn delivers_the_messages_before_an_oversized_one_then_refuses_it() {
+        let first = message(3);
+        let body: Vec<u8> = [first.clone(), message(11), message(2)].concat();
+        for chunk_size in 1..=body.len() {
+            let (delivered, error) = deliver(&body, chunk_size, 10);
+            let status = error.expect("refused");
+            assert_eq!(status.code(), tonic::Code::ResourceExhausted);
+            assert!(status.message().contains("11 bytes"), "{status:?}");
+            // The first message is delivered whole; of the oversized one at most the
+            // prefix bytes that shared a chunk with nothing else before it.
+            assert!(delivered.starts_with(&first), "chunks of {chunk_size}");
+            assert!(
+                delivered.len() < first.len() + PREFIX_LEN,
+                "chunks of {chunk_size}"
+            );
+        }
+    }
+
+    #[test]
+    fn refuses_on_the_prefix_before_the_payload_arrives() {
+        let mut prefix = vec![0];
+        prefix.extend_from_slice(&(1u32 << 30).to_be_bytes());
+        let (delivered, error) = deliver(&prefix, PREFIX_LEN, 10);
+        assert!(delivered.is_empty());
+        assert!(error.unwrap().message().contains("1073741824 bytes"));
+    }
+}

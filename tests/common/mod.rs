@@ -1,0 +1,164 @@
+//! A real server on 127.0.0.1 with a free port, for the integration tests.
+
+#![allow(dead_code)] // Each test binary uses its own part of this module.
+
+use std::{
+    net::{Shutdown, SocketAddr},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use grpc_showcase::{
+    health::HealthRegistry,
+    server::{Server, Settings},
+    streams::ActiveStreams,
+};
+use hyper_util::{
+    client::legacy::{Client, connect::HttpConnector},
+    rt::{TokioExecutor, TokioIo},
+};
+use tokio::{sync::oneshot, task::JoinHandle};
+use tonic::transport::{Channel, Endpoint};
+
+/// An HTTP/2 client that, unlike tonic's `Channel`, does not enforce `grpc-timeout`
+/// itself (tonic 0.14.9's Channel ends an expired call with CANCELLED on the client
+/// side), so a test sees the status the server sends. Use with a generated client's
+/// `with_origin`.
+pub type PlainClient = Client<HttpConnector, tonic::body::Body>;
+
+/// A channel whose TCP connections the test can cut, as when a client process dies
+/// or its network goes away.
+pub struct Disconnectable {
+    pub channel: Channel,
+    /// Duplicates of the channel's sockets' descriptors, to shut them down.
+    sockets: Arc<Mutex<Vec<std::net::TcpStream>>>,
+}
+
+impl Disconnectable {
+    /// Shuts down every connection of the channel in both directions.
+    pub fn disconnect(&self) {
+        for socket in self.sockets.lock().unwrap().drain(..) {
+            let _ = socket.shutdown(Shutdown::Both);
+        }
+    }
+}
+
+/// A server running in this process, shut down by [`TestServer::shutdown`].
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub health: HealthRegistry,
+    pub streams: ActiveStreams,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl TestServer {
+    /// Starts a server with default settings.
+    pub async fn start() -> Self {
+        Self::with_settings(Settings::default()).await
+    }
+
+    /// Starts a server with `settings` on 127.0.0.1:0.
+    pub async fn with_settings(settings: Settings) -> Self {
+        let server = Server::bind("127.0.0.1:0".parse().unwrap(), settings)
+            .await
+            .expect("bind 127.0.0.1:0");
+        let addr = server.local_addr().unwrap();
+        let health = server.health();
+        let streams = server.active_streams();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            server
+                .serve(async {
+                    let _ = stopped.await;
+                })
+                .await
+                .expect("serve");
+        });
+        Self {
+            addr,
+            health,
+            streams,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    /// A new connection to the server.
+    pub async fn channel(&self) -> Channel {
+        Endpoint::from_shared(format!("http://{}", self.addr))
+            .unwrap()
+            .connect()
+            .await
+            .expect("connect to the test server")
+    }
+
+    /// A plain HTTP/2 client and the server's origin: see [`PlainClient`].
+    pub fn plain_client(&self) -> (PlainClient, http::Uri) {
+        let client = Client::builder(TokioExecutor::new())
+            .http2_only(true)
+            .build_http();
+        (client, format!("http://{}", self.addr).parse().unwrap())
+    }
+
+    /// A channel whose connections can be cut: see [`Disconnectable`].
+    pub async fn disconnectable_channel(&self) -> Disconnectable {
+        let sockets = Arc::new(Mutex::new(Vec::new()));
+        let addr = self.addr;
+        let kept = Arc::clone(&sockets);
+        let connector = tower::service_fn(move |_: http::Uri| {
+            let kept = Arc::clone(&kept);
+            async move {
+                let stream = tokio::net::TcpStream::connect(addr).await?.into_std()?;
+                kept.lock().unwrap().push(stream.try_clone()?);
+                Ok::<_, std::io::Error>(TokioIo::new(tokio::net::TcpStream::from_std(stream)?))
+            }
+        });
+        let channel = Endpoint::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect_with_connector(connector)
+            .await
+            .expect("connect to the test server");
+        Disconnectable { channel, sockets }
+    }
+
+    /// Begins shutdown (as SIGTERM does) without waiting for it to finish.
+    pub fn begin_shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+
+    /// Begins shutdown and waits for `serve` to return, failing the test after `limit`.
+    pub async fn shutdown_within(mut self, limit: Duration) {
+        self.begin_shutdown();
+        tokio::time::timeout(limit, &mut self.task)
+            .await
+            .expect("the server stops within the limit")
+            .expect("the server task did not panic");
+    }
+}
+
+/// Waits until `condition` holds, checking every 10 ms; panics with `what` after 10 s.
+///
+/// This bounds a wait for something that must happen; it asserts nothing about speed.
+pub async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !condition() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// The field named by the first `google.rpc.BadRequest` violation in `status`.
+pub fn bad_request_field(status: &tonic::Status) -> String {
+    use tonic_types::StatusExt;
+    let details = status.get_error_details();
+    let bad_request = details
+        .bad_request()
+        .unwrap_or_else(|| panic!("no BadRequest detail in {status:?}"));
+    bad_request.field_violations[0].field.clone()
+}
