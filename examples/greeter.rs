@@ -1,0 +1,106 @@
+//! A client of `helloworld.Greeter` showing each of its RPC styles.
+//!
+//! Start the server (`cargo run --release`), then in another terminal:
+//!
+//! ```text
+//! cargo run --example greeter
+//! cargo run --example greeter -- --name Ada --addr http://127.0.0.1:50051
+//! ```
+
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use grpc_showcase::proto::helloworld::{HelloRequest, greeter_client::GreeterClient};
+use tokio_stream::StreamExt;
+use tonic::{Code, Request};
+
+/// Calls every Greeter RPC once and prints what comes back.
+#[derive(Parser)]
+struct Args {
+    /// The server's address.
+    #[arg(
+        long,
+        env = "GRPC_SHOWCASE_ADDR",
+        default_value = "http://127.0.0.1:50051"
+    )]
+    addr: String,
+    /// Who to greet.
+    #[arg(long, default_value = "World")]
+    name: String,
+}
+
+fn hello(name: &str) -> HelloRequest {
+    HelloRequest {
+        name: name.to_owned(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = Args::parse();
+    // One connection (an HTTP/2 channel) carries every call below, concurrently if
+    // need be. Cloning a client is cheap: clones share the channel.
+    let mut client = GreeterClient::connect(args.addr.clone()).await?;
+
+    println!("== unary: one request, one reply");
+    let reply = client.say_hello(hello(&args.name)).await?;
+    println!("SayHello      -> {}", reply.get_ref().message);
+    let reply = client.say_hello_again(hello(&args.name)).await?;
+    println!("SayHelloAgain -> {}", reply.get_ref().message);
+
+    println!("\n== server streaming: one request, replies arrive one by one");
+    let started = Instant::now();
+    let mut replies = client
+        .say_hello_stream_reply(hello(&args.name))
+        .await?
+        .into_inner();
+    // `message()` waits for the next reply; `None` means the server ended the stream
+    // with status OK, an `Err` would carry its error status.
+    while let Some(reply) = replies.message().await? {
+        println!("{:>5} ms  {}", started.elapsed().as_millis(), reply.message);
+    }
+
+    println!("\n== bidirectional streaming: names go out as replies come back");
+    let names = ["Ada", "Grace", "Barbara"];
+    // The request stream is any Stream; here each name is sent 100 ms after the last,
+    // and each reply is printed as soon as it arrives, before the next name is sent.
+    let outbound = tokio_stream::iter(names.map(hello)).throttle(Duration::from_millis(100));
+    let started = Instant::now();
+    let mut replies = client.say_hello_bidi_stream(outbound).await?.into_inner();
+    while let Some(reply) = replies.message().await? {
+        println!("{:>5} ms  {}", started.elapsed().as_millis(), reply.message);
+    }
+
+    println!("\n== a deadline: the server ends the stream when it passes");
+    let mut request = Request::new(hello(&args.name));
+    // Sent as the `grpc-timeout` header. The server ends the call with
+    // DEADLINE_EXCEEDED when it passes, and stops the work for it.
+    request.set_timeout(Duration::from_millis(500));
+    let mut replies = client.say_hello_stream_reply(request).await?.into_inner();
+    let mut received = 0;
+    loop {
+        match replies.message().await {
+            Ok(Some(_)) => received += 1,
+            Ok(None) => {
+                println!("the stream finished before its deadline ({received} replies)");
+                break;
+            }
+            Err(status) if status.code() == Code::DeadlineExceeded => {
+                println!(
+                    "{received} replies, then {:?}: {}",
+                    status.code(),
+                    status.message()
+                );
+                break;
+            }
+            Err(status) => return Err(status.into()),
+        }
+    }
+
+    println!("\n== an error: the status code and its message");
+    match client.say_hello(hello("")).await {
+        Ok(reply) => println!("unexpected reply: {}", reply.get_ref().message),
+        Err(status) => println!("{:?}: {}", status.code(), status.message()),
+    }
+    Ok(())
+}

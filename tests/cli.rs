@@ -1,0 +1,230 @@
+//! The `grpc-showcase` binary and the example clients, run as a user runs them.
+
+mod common;
+
+use std::{
+    io::{BufRead, BufReader},
+    path::PathBuf,
+    process::{Child, Command, Output, Stdio},
+    sync::mpsc,
+    time::Duration,
+};
+
+use common::TestServer;
+use tonic_health::pb::{
+    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_grpc-showcase");
+
+/// The server binary, started on a free port, with its log lines.
+struct Running {
+    child: Child,
+    addr: String,
+    logs: mpsc::Receiver<String>,
+}
+
+impl Running {
+    /// Starts the binary (listen address from the environment, as a deployment would
+    /// set it) and waits for its "listening on" log line.
+    fn start() -> Self {
+        let mut child = Command::new(BINARY)
+            .env("GRPC_SHOWCASE_LISTEN", "127.0.0.1:0")
+            .env("GRPC_SHOWCASE_SHUTDOWN_GRACE", "5s")
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start the server binary");
+        let (lines, logs) = mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if lines.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let addr = loop {
+            let line = logs
+                .recv_timeout(Duration::from_secs(30))
+                .expect("the server logs that it is listening");
+            if let Some((_, rest)) = line.split_once("listening on ") {
+                break rest.split_whitespace().next().unwrap().to_owned();
+            }
+        };
+        Self { child, addr, logs }
+    }
+
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit, failing after 20 s.
+    fn wait(mut self) -> (std::process::ExitStatus, Vec<String>) {
+        for _ in 0..2000 {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return (status, self.logs.try_iter().collect());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        self.child.kill().unwrap();
+        panic!("the server did not exit within 20 s");
+    }
+}
+
+#[test]
+fn help_explains_every_flag_and_its_environment_variable() {
+    let output = Command::new(BINARY).arg("--help").output().unwrap();
+    assert!(output.status.success());
+    let help = String::from_utf8(output.stdout).unwrap();
+    for expected in [
+        "--listen",
+        "GRPC_SHOWCASE_LISTEN",
+        "127.0.0.1:50051",
+        "0.0.0.0:50051",
+        "--log-level",
+        "GRPC_SHOWCASE_LOG_LEVEL",
+        "--log-format",
+        "GRPC_SHOWCASE_LOG_FORMAT",
+        "--shutdown-grace",
+        "GRPC_SHOWCASE_SHUTDOWN_GRACE",
+        "--max-message-size",
+        "GRPC_SHOWCASE_MAX_MESSAGE_SIZE",
+    ] {
+        assert!(
+            help.contains(expected),
+            "--help lacks {expected:?}:\n{help}"
+        );
+    }
+}
+
+async fn stop_with(signal: &str) {
+    let server = Running::start();
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", server.addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut health = HealthClient::new(channel);
+    let request = || HealthCheckRequest {
+        service: String::new(),
+    };
+    let status = health.check(request()).await.unwrap().into_inner().status();
+    assert_eq!(status, ServingStatus::Serving);
+    let mut watch = health.watch(request()).await.unwrap().into_inner();
+    assert_eq!(
+        watch.message().await.unwrap().unwrap().status(),
+        ServingStatus::Serving
+    );
+
+    server.signal(signal);
+    assert_eq!(
+        watch.message().await.unwrap().unwrap().status(),
+        ServingStatus::NotServing
+    );
+    let (status, logs) = tokio::task::spawn_blocking(move || server.wait())
+        .await
+        .unwrap();
+    assert!(status.success(), "exit status {status:?}; logs: {logs:#?}");
+    assert!(
+        logs.iter()
+            .any(|l| l.contains(&format!("{signal} received"))),
+        "{logs:#?}"
+    );
+}
+
+#[tokio::test]
+async fn sigterm_flips_health_then_exits_zero() {
+    stop_with("SIGTERM").await;
+}
+
+#[tokio::test]
+async fn sigint_flips_health_then_exits_zero() {
+    stop_with("SIGINT").await;
+}
+
+#[test]
+fn a_taken_port_is_a_clear_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let output = Command::new(BINARY)
+        .args(["--listen", &addr])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("cannot listen on {addr}")),
+        "{stderr}"
+    );
+}
+
+/// `target/<profile>/examples/<name>`, which `cargo test` builds with the tests.
+fn example(name: &str) -> PathBuf {
+    let deps = std::env::current_exe().unwrap();
+    let path = deps
+        .parent()
+        .and_then(|deps| deps.parent())
+        .unwrap()
+        .join("examples")
+        .join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run the whole suite with `cargo test`, which builds the examples",
+        path.display()
+    );
+    path
+}
+
+async fn run_example(name: &str, server: &TestServer) -> String {
+    let path = example(name);
+    let addr = format!("http://{}", server.addr);
+    let output: Output = tokio::process::Command::new(path)
+        .args(["--addr", &addr])
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        output.status.success(),
+        "{name} failed: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+#[tokio::test]
+async fn greeter_example_shows_every_rpc_style() {
+    let server = TestServer::start().await;
+    let out = run_example("greeter", &server).await;
+    for expected in [
+        "SayHello      -> Hello, World!",
+        "SayHelloAgain -> Hello again, World!",
+        "Konnichiwa, World!",
+        "Hello, Barbara!",
+        "DeadlineExceeded",
+        "InvalidArgument: name must not be empty",
+    ] {
+        assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
+    }
+}
+
+#[tokio::test]
+async fn calculator_example_shows_every_rpc_style() {
+    let server = TestServer::start().await;
+    let out = run_example("calculator", &server).await;
+    for expected in [
+        "SquareRoot(2)      = 1.4142135623730951",
+        "Divide(7.5, 2.5)   = 3",
+        "field \"b\": division by zero",
+        "factor                 6857   (product so far 600851475143)",
+        "count 8, mean 3.875, min 1, max 9",
+        "sent      6   max so far      9",
+    ] {
+        assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
+    }
+}
