@@ -55,12 +55,12 @@ impl Running {
         Self { child, addr, logs }
     }
 
-    fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .args([&format!("-{name}"), &self.child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success());
+    fn signal(&self, signal: libc::c_int) {
+        let pid = libc::pid_t::try_from(self.child.id()).unwrap();
+        // SAFETY: kill(2) has no memory-safety preconditions; pid is our own child,
+        // which has not been reaped yet (we have not waited on it).
+        let result = unsafe { libc::kill(pid, signal) };
+        assert_eq!(result, 0, "kill: {}", std::io::Error::last_os_error());
     }
 
     /// Waits for the process to exit, failing after 20 s.
@@ -102,7 +102,7 @@ fn help_explains_every_flag_and_its_environment_variable() {
     }
 }
 
-async fn stop_with(signal: &str) {
+async fn stop_with(signal: libc::c_int, name: &str) {
     let server = Running::start();
     let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", server.addr))
         .unwrap()
@@ -131,20 +131,19 @@ async fn stop_with(signal: &str) {
         .unwrap();
     assert!(status.success(), "exit status {status:?}; logs: {logs:#?}");
     assert!(
-        logs.iter()
-            .any(|l| l.contains(&format!("{signal} received"))),
+        logs.iter().any(|l| l.contains(&format!("{name} received"))),
         "{logs:#?}"
     );
 }
 
 #[tokio::test]
 async fn sigterm_flips_health_then_exits_zero() {
-    stop_with("SIGTERM").await;
+    stop_with(libc::SIGTERM, "SIGTERM").await;
 }
 
 #[tokio::test]
 async fn sigint_flips_health_then_exits_zero() {
-    stop_with("SIGINT").await;
+    stop_with(libc::SIGINT, "SIGINT").await;
 }
 
 #[test]
