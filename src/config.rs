@@ -12,6 +12,9 @@ use crate::server::Settings;
 /// Explore it with grpcurl:  grpcurl -plaintext localhost:50051 list
 #[derive(Debug, Clone, Parser)]
 #[command(name = "grpc-showcase", version, about, long_about)]
+// clap prints these doc comments verbatim as --help; `[::]:50051` there is an address,
+// not a rustdoc link.
+#[allow(rustdoc::broken_intra_doc_links)]
 pub struct Config {
     /// The address and port to listen on. The default takes connections from this
     /// machine only; to take them from your network, bind all interfaces explicitly
