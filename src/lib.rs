@@ -20,8 +20,10 @@
 
 pub mod calculator;
 pub mod config;
+pub mod fraud;
 pub mod greeter;
 pub mod health;
+pub mod models;
 pub mod proto;
 pub mod server;
 pub mod services;

@@ -11,7 +11,14 @@ classifiers are exported with options={'zipmap': False} and Scaler nodes are rew
 Sub + Mul, which compute the same (X - offset) * scale.
 """
 
-import hashlib
+import os
+
+# One thread for BLAS and OpenMP: multi-threaded reductions may sum in a different order
+# from run to run, and the exported weights must be the same bytes every time.
+for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_variable] = "1"
+
+import hashlib  # noqa: E402 (after the thread settings, before numpy)
 import json
 import pathlib
 import platform
@@ -54,6 +61,8 @@ def export(estimator, width, output_name, output_names_from):
     )
     model = _keep_output(model, output_names_from, output_name)
     model = _fold_scalers(model)
+    model = _fold_tree_base_values(model)
+    _sort_opset_imports(model)
     model.producer_name = "grpc-showcase training/" + output_name
     onnx.checker.check_model(model)
     return model
@@ -120,6 +129,47 @@ def _fold_scalers(model):
     del graph.node[:]
     graph.node.extend(nodes)
     return model
+
+
+def _fold_tree_base_values(model):
+    """Moves a binary TreeEnsembleClassifier's single base value into its first tree.
+
+    tract-onnx 0.23.9 (src/ops/ml/tree_ensemble_classifier.rs, get_vec_attr_opt) wants one
+    base value per class label, 2 for a binary classifier, and refuses the single value
+    that skl2onnx writes for the binary layout (all class_ids 0) that the ONNX-ML spec
+    allows. The score is base + sum of the trees' leaf weights, so adding the base value
+    to every leaf weight of tree 0 and dropping the attribute gives the same score in any
+    runtime (up to float32 rounding of each changed leaf, about 1e-7).
+    """
+    for node in model.graph.node:
+        if node.op_type != "TreeEnsembleClassifier":
+            continue
+        attrs = {a.name: a for a in node.attribute}
+        if "base_values" not in attrs:
+            continue
+        base = list(attrs["base_values"].floats)
+        class_ids = list(attrs["class_ids"].ints)
+        if len(base) != 1 or any(c != 0 for c in class_ids):
+            continue
+        tree_ids = list(attrs["class_treeids"].ints)
+        weights = attrs["class_weights"].floats
+        first_tree = min(tree_ids)
+        for i, tree in enumerate(tree_ids):
+            if tree == first_tree:
+                weights[i] = float(np.float32(weights[i]) + np.float32(base[0]))
+        node.attribute.remove(attrs["base_values"])
+    return model
+
+
+def _sort_opset_imports(model):
+    """One opset import per domain, sorted: skl2onnx collects them in a set, whose order
+    changes from run to run with Python's string hash seed (and repeats some)."""
+    versions = {}
+    for opset in model.opset_import:
+        versions[opset.domain] = max(versions.get(opset.domain, 0), opset.version)
+    del model.opset_import[:]
+    for domain in sorted(versions):
+        model.opset_import.append(helper.make_opsetid(domain, versions[domain]))
 
 
 def run_onnxruntime(model, rows):

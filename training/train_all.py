@@ -4,6 +4,7 @@
     python training/train_all.py
 """
 
+import common  # noqa: F401 (first: it pins BLAS to one thread before numpy loads)
 import train_diabetes
 import train_digits
 import train_fraud

@@ -7,13 +7,12 @@ measure of disease progression one year later. Loaded unscaled
 their own units. Split: 75% train / 25% test, random_state=42.
 """
 
+import common  # noqa: F401 (first: it pins BLAS to one thread before numpy loads)
 import numpy as np
 from sklearn.datasets import load_diabetes
 from sklearn.linear_model import LinearRegression
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 from sklearn.model_selection import train_test_split
-
-import common
 
 FEATURES = [
     {"name": "age", "unit": "years", "description": "age"},

@@ -10,6 +10,7 @@ units. skl2onnx exports the standardization as an ONNX-ML Scaler node, which com
 rewrites as Sub + Mul for tract.
 """
 
+import common  # noqa: F401 (first: it pins BLAS to one thread before numpy loads)
 import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.metrics import accuracy_score, log_loss
@@ -17,8 +18,6 @@ from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-
-import common
 
 
 def main():

@@ -28,6 +28,7 @@ Split: 60% train, 20% validation (to choose the decision threshold that maximize
 20% test (the metrics in model.json).
 """
 
+import common  # noqa: F401 (first: it pins BLAS to one thread before numpy loads)
 import numpy as np
 from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.metrics import (
@@ -35,8 +36,6 @@ from sklearn.metrics import (
     recall_score, roc_auc_score,
 )
 from sklearn.model_selection import train_test_split
-
-import common
 
 SEED = 2024
 ROWS = 60_000

@@ -5,13 +5,12 @@ bundled with scikit-learn (sklearn.datasets.load_iris): 150 flowers, 50 per spec
 Split: 70% train / 30% test, stratified, random_state=42.
 """
 
+import common  # noqa: F401 (first: it pins BLAS to one thread before numpy loads)
 import numpy as np
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, log_loss
 from sklearn.model_selection import train_test_split
-
-import common
 
 FEATURES = [
     {"name": "sepal_length", "unit": "cm", "description": "sepal length"},
