@@ -1,13 +1,14 @@
 //! The command line: every flag also settable by an environment variable.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::{Parser, ValueEnum};
 
 use crate::server::Settings;
 
 /// One gRPC server hosting the classic demo services on one port: helloworld.Greeter,
-/// calculator.Calculator, grpc.health.v1.Health and server reflection (v1 and v1alpha).
+/// calculator.Calculator, model.ModelInference, fraud_detection.FraudDetectionService,
+/// grpc.health.v1.Health and server reflection (v1 and v1alpha).
 ///
 /// Explore it with grpcurl:  grpcurl -plaintext localhost:50051 list
 #[derive(Debug, Clone, Parser)]
@@ -42,6 +43,17 @@ pub struct Config {
     /// most gRPC libraries) for the replies they accept.
     #[arg(long, env = "GRPC_SHOWCASE_MAX_MESSAGE_SIZE", default_value_t = 4 * 1024 * 1024)]
     pub max_message_size: usize,
+
+    /// The directory of the models to serve: one subdirectory per model, holding
+    /// model.json (its metadata) and the ONNX file it names. Relative paths start from
+    /// the working directory; the default is the shipped models of this repository.
+    #[arg(long, env = "GRPC_SHOWCASE_MODELS_DIR", default_value = "models")]
+    pub models_dir: PathBuf,
+
+    /// The id of the model fraud_detection.FraudDetectionService scores with. Its
+    /// model.json must give a decision threshold.
+    #[arg(long, env = "GRPC_SHOWCASE_FRAUD_MODEL", default_value = "fraud")]
+    pub fraud_model: String,
 }
 
 /// The log output format.
@@ -59,6 +71,8 @@ impl Config {
         Settings {
             max_message_size: self.max_message_size,
             shutdown_grace: self.shutdown_grace,
+            models_dir: self.models_dir.clone(),
+            fraud_model: self.fraud_model.clone(),
             ..Settings::default()
         }
     }

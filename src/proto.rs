@@ -13,6 +13,16 @@ pub mod calculator {
     tonic::include_proto!("calculator");
 }
 
+/// `proto/model.proto`: inference on the ONNX models.
+pub mod model {
+    tonic::include_proto!("model");
+}
+
+/// `proto/fraud_detection.proto`: fraud scoring of card transactions.
+pub mod fraud_detection {
+    tonic::include_proto!("fraud_detection");
+}
+
 /// The encoded `FileDescriptorSet` of every file under `proto/`, with source info kept,
 /// so that reflection clients (`grpcurl describe`) see the proto comments.
 pub const FILE_DESCRIPTOR_SET: &[u8] =

@@ -22,7 +22,7 @@
 pub mod deadline;
 pub mod message_limit;
 
-use std::{future::Future, io, net::SocketAddr, time::Duration};
+use std::{future::Future, io, net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use hyper_util::{
     rt::{TokioExecutor, TokioIo, TokioTimer},
@@ -36,11 +36,17 @@ use tracing::{debug, info, warn};
 
 use crate::{
     health::{HealthRegistry, OVERALL, ServingStatus},
+    models::{ModelEntry, ModelRegistry},
     proto::{
         self, calculator::calculator_server::CalculatorServer,
+        fraud_detection::fraud_detection_service_server::FraudDetectionServiceServer,
         helloworld::greeter_server::GreeterServer,
+        model::model_inference_server::ModelInferenceServer,
     },
-    services::{calculator::CalculatorService, greeter::GreeterService, health::HealthService},
+    services::{
+        calculator::CalculatorService, fraud_detection::FraudService, greeter::GreeterService,
+        health::HealthService, model::ModelService,
+    },
     streams::ActiveStreams,
 };
 
@@ -55,15 +61,22 @@ pub struct Settings {
     pub shutdown_grace: Duration,
     /// The pause between two replies of `Greeter.SayHelloStreamReply`.
     pub greeting_interval: Duration,
+    /// The directory whose subdirectories are the models to serve (see [`crate::models`]).
+    pub models_dir: PathBuf,
+    /// The id of the model that `FraudDetectionService` scores with.
+    pub fraud_model: String,
 }
 
 impl Default for Settings {
-    /// 4 MiB messages (tonic's own default), 10 s of grace, 200 ms between greetings.
+    /// 4 MiB messages (tonic's own default), 10 s of grace, 200 ms between greetings,
+    /// models from `./models`, the fraud model `fraud`.
     fn default() -> Self {
         Self {
             max_message_size: 4 * 1024 * 1024,
             shutdown_grace: Duration::from_secs(10),
             greeting_interval: Duration::from_millis(200),
+            models_dir: PathBuf::from("models"),
+            fraud_model: "fraud".to_owned(),
         }
     }
 }
@@ -106,20 +119,29 @@ pub struct Server {
     health: HealthRegistry,
     /// The streams in progress, shared with every streaming service.
     streams: ActiveStreams,
+    /// The models, loaded in [`Server::bind`] before the port takes calls.
+    models: Arc<ModelRegistry>,
 }
 
 impl Server {
-    /// Binds `addr` (port 0 picks a free port).
+    /// Binds `addr` (port 0 picks a free port) and loads the models of
+    /// [`Settings::models_dir`]. A model that fails to load is served as not ready.
     ///
     /// # Errors
     /// When the address cannot be bound (in use, not permitted ...).
     pub async fn bind(addr: SocketAddr, settings: Settings) -> io::Result<Self> {
         let listener = TcpListener::bind(addr).await?;
+        let dir = settings.models_dir.clone();
+        // Reading and optimizing the models is CPU work: keep it off the async workers.
+        let models = tokio::task::spawn_blocking(move || ModelRegistry::load_dir(&dir))
+            .await
+            .map_err(io::Error::other)?;
         Ok(Self {
             listener,
             settings,
             health: HealthRegistry::new(),
             streams: ActiveStreams::new(),
+            models: Arc::new(models),
         })
     }
 
@@ -155,8 +177,9 @@ impl Server {
             settings,
             health,
             streams,
+            models,
         } = self;
-        let (routes, names) = routes(&settings, &health, &streams)?;
+        let (routes, names) = routes(&settings, &health, &streams, &models)?;
         let service = ServiceBuilder::new()
             .layer(deadline::DeadlineLayer)
             .layer(message_limit::MessageLimitLayer {
@@ -172,6 +195,18 @@ impl Server {
 
         for name in &names {
             health.set(name, ServingStatus::Serving);
+        }
+        // The fraud service serves only with its model loaded and a decision threshold.
+        let fraud_ready = matches!(
+            models.entry(&settings.fraud_model),
+            Some(ModelEntry::Ready(model)) if model.card().threshold.is_some()
+        );
+        if !fraud_ready {
+            warn!(model = %settings.fraud_model, "fraud model not ready: FraudDetectionService is NOT_SERVING");
+            health.set(
+                <FraudDetectionServiceServer<FraudService> as NamedService>::NAME,
+                ServingStatus::NotServing,
+            );
         }
         health.set(OVERALL, ServingStatus::Serving);
         let local_addr = listener.local_addr()?;
@@ -245,6 +280,7 @@ fn routes(
     settings: &Settings,
     health: &HealthRegistry,
     streams: &ActiveStreams,
+    models: &Arc<ModelRegistry>,
 ) -> Result<(Routes, Vec<String>), ServeError> {
     let limit = settings.max_message_size;
     let greeter = GreeterServer::new(GreeterService::new(
@@ -256,6 +292,15 @@ fn routes(
     let calculator = CalculatorServer::new(CalculatorService::new(streams.clone()))
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);
+    let model = ModelInferenceServer::new(ModelService::new(Arc::clone(models), streams.clone()))
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit);
+    let fraud = FraudDetectionServiceServer::new(FraudService::new(
+        Arc::clone(models),
+        settings.fraud_model.clone(),
+    ))
+    .max_decoding_message_size(limit)
+    .max_encoding_message_size(limit);
     let health_service = tonic_health::pb::health_server::HealthServer::new(HealthService::new(
         health.clone(),
         streams.clone(),
@@ -287,6 +332,8 @@ fn routes(
     let names = vec![
         name_of(&greeter),
         name_of(&calculator),
+        name_of(&model),
+        name_of(&fraud),
         name_of(&health_service),
         name_of(&reflection_v1),
         name_of(&reflection_v1alpha),
@@ -294,6 +341,8 @@ fn routes(
     let routes = Routes::builder()
         .add_service(greeter)
         .add_service(calculator)
+        .add_service(model)
+        .add_service(fraud)
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

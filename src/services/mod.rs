@@ -3,8 +3,10 @@
 //! [`tonic::Status`].
 
 pub mod calculator;
+pub mod fraud_detection;
 pub mod greeter;
 pub mod health;
+pub mod model;
 
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
