@@ -22,12 +22,14 @@ use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus as Pb, health_client::HealthClient,
 };
 
-const SERVICES: [&str; 5] = [
+const SERVICES: [&str; 7] = [
     "calculator.Calculator",
+    "fraud_detection.FraudDetectionService",
     "grpc.health.v1.Health",
     "grpc.reflection.v1.ServerReflection",
     "grpc.reflection.v1alpha.ServerReflection",
     "helloworld.Greeter",
+    "model.ModelInference",
 ];
 
 fn check(service: &str) -> HealthCheckRequest {
