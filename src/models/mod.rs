@@ -170,8 +170,7 @@ impl LoadedModel {
             .map_err(|err| format!("no output: {err:#}"))?;
         let actual_width = output_fact
             .shape
-            .iter()
-            .nth(1)
+            .get(1)
             .and_then(|dim| dim.to_i64().ok())
             .and_then(|width| usize::try_from(width).ok());
         if actual_width != Some(output_width) {
@@ -214,7 +213,7 @@ impl LoadedModel {
         if inputs.is_empty() {
             return Err(ModelError::EmptyInput { width });
         }
-        if inputs.len() % width != 0 {
+        if !inputs.len().is_multiple_of(width) {
             return Err(ModelError::ShapeMismatch {
                 len: inputs.len(),
                 width,
@@ -297,8 +296,8 @@ pub enum ModelEntry {
     Ready(Arc<LoadedModel>),
     /// Listed, but not loaded.
     Failed {
-        /// The metadata, when it could be read.
-        card: Option<ModelCard>,
+        /// The metadata, when it could be read (boxed: most entries are ready).
+        card: Option<Box<ModelCard>>,
         /// Why it did not load.
         reason: String,
     },
@@ -375,13 +374,13 @@ impl ModelRegistry {
         if card.id != id {
             return ModelEntry::Failed {
                 reason: format!("model.json says id {:?}, its directory is {id:?}", card.id),
-                card: Some(card),
+                card: Some(Box::new(card)),
             };
         }
         match LoadedModel::load(dir, card.clone()) {
             Ok(model) => ModelEntry::Ready(Arc::new(model)),
             Err(reason) => ModelEntry::Failed {
-                card: Some(card),
+                card: Some(Box::new(card)),
                 reason,
             },
         }

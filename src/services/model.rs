@@ -120,7 +120,7 @@ fn training(card: &ModelCard) -> std::collections::HashMap<String, String> {
 fn metadata(id: &str, entry: &ModelEntry) -> ModelMetadataResponse {
     let (card, ready, reason) = match entry {
         ModelEntry::Ready(model) => (Some(model.card()), true, String::new()),
-        ModelEntry::Failed { card, reason } => (card.as_ref(), false, reason.clone()),
+        ModelEntry::Failed { card, reason } => (card.as_deref(), false, reason.clone()),
     };
     let mut response = ModelMetadataResponse {
         id: id.to_owned(),
