@@ -227,3 +227,35 @@ async fn calculator_example_shows_every_rpc_style() {
         assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
     }
 }
+
+#[tokio::test]
+async fn model_inference_example_lists_describes_predicts_and_streams() {
+    let server = TestServer::start().await;
+    let out = run_example("model_inference", &server).await;
+    for expected in [
+        "iris       v1  ready",
+        "fraud      v1  ready",
+        "tensor \"input\": FP32 [-1, 4]",
+        "column petal_length     cm",
+        "most likely: setosa",
+        "row 2: [0.0001, 0.0962, 0.9036]",
+        "#1 error 3: inputs has 5 values",
+        "#3 [0.0001, 0.0962, 0.9036]",
+    ] {
+        assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
+    }
+}
+
+#[tokio::test]
+async fn fraud_detection_example_scores_transactions() {
+    let server = TestServer::start().await;
+    let out = run_example("fraud_detection", &server).await;
+    for expected in [
+        "coffee on a long-standing account",
+        "a burst of purchases on a week-old account",
+        "FRAUD",
+        "negative amount -> InvalidArgument",
+    ] {
+        assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
+    }
+}
