@@ -13,8 +13,10 @@
 //!   errors to a precise `Status`.
 //! - [`proto`]: the code generated from `proto/` and the descriptor set for reflection.
 //! - Domain modules, testable without gRPC: [`greeter`] (greetings), [`calculator`]
-//!   (arithmetic with typed errors, streaming statistics, prime factors), [`health`]
-//!   (serving statuses and their watchers), [`streams`] (a count of streams in progress).
+//!   (arithmetic with typed errors, streaming statistics, prime factors), [`models`]
+//!   (the ONNX model registry, run with tract), [`fraud`] (fraud features and scoring),
+//!   [`health`] (serving statuses and their watchers), [`streams`] (a count of streams
+//!   in progress).
 
 #![warn(missing_docs)]
 

@@ -180,10 +180,15 @@ fn example(name: &str) -> PathBuf {
 }
 
 async fn run_example(name: &str, server: &TestServer) -> String {
+    run_example_with(name, server, &[]).await
+}
+
+async fn run_example_with(name: &str, server: &TestServer, args: &[&str]) -> String {
     let path = example(name);
     let addr = format!("http://{}", server.addr);
     let output: Output = tokio::process::Command::new(path)
         .args(["--addr", &addr])
+        .args(args)
         .output()
         .await
         .unwrap();
@@ -257,5 +262,34 @@ async fn fraud_detection_example_scores_transactions() {
         "negative amount -> InvalidArgument",
     ] {
         assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
+    }
+}
+
+#[tokio::test]
+async fn load_tool_reports_throughput_and_latency_without_errors() {
+    let server = TestServer::start().await;
+    let short = [
+        "--duration",
+        "300ms",
+        "--warmup",
+        "50ms",
+        "--concurrency",
+        "4",
+    ];
+    for rpc in [
+        &["--rpc", "fraud"][..],
+        &["--rpc", "predict", "--model", "digits", "--rows", "8"],
+    ] {
+        let args: Vec<&str> = short.iter().chain(rpc).copied().collect();
+        let out = run_example_with("load", &server, &args).await;
+        assert!(out.contains("errors {}"), "{out}");
+        let ok: u64 = out
+            .split("ok ")
+            .nth(1)
+            .and_then(|rest| rest.split(',').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no count in {out}"));
+        assert!(ok > 0, "{out}");
+        assert!(out.contains("latency ms: p50"), "{out}");
     }
 }

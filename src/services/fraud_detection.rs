@@ -59,7 +59,7 @@ impl FraudDetectionService for FraudService {
             age_of_account: request.age_of_account,
             number_of_transactions: request.number_of_transactions,
         };
-        // Five features through a few hundred small trees: microseconds, run inline.
+        // Five features through a small MLP: microseconds, run inline.
         let verdict = fraud::score(model, &transaction).map_err(fraud_status)?;
         Ok(Response::new(PredictionResponse {
             transaction_id: request.transaction_id,

@@ -1,0 +1,239 @@
+//! A load tool: drives one RPC at a fixed concurrency for a fixed time and reports
+//! requests per second, latency percentiles (HDR histogram) and errors by status code.
+//! Every reply's status is checked: an error is never counted as a success.
+//!
+//! ```text
+//! cargo run --release --example load -- --rpc fraud --concurrency 16 --duration 10s
+//! cargo run --release --example load -- --rpc predict --model digits --rows 64
+//! ```
+//!
+//! Requests are the model's reference inputs (models/<id>/reference.json), cycled.
+
+use std::{
+    collections::BTreeMap,
+    path::PathBuf,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use clap::{Parser, ValueEnum};
+use grpc_showcase::proto::{
+    fraud_detection::{
+        PredictionRequest, fraud_detection_service_client::FraudDetectionServiceClient,
+    },
+    helloworld::{HelloRequest, greeter_client::GreeterClient},
+    model::{PredictRequest, model_inference_client::ModelInferenceClient},
+};
+use hdrhistogram::Histogram;
+use tonic::transport::Channel;
+
+/// Drives one RPC and reports throughput and latency.
+#[derive(Parser)]
+struct Args {
+    /// The server's address.
+    #[arg(
+        long,
+        env = "GRPC_SHOWCASE_ADDR",
+        default_value = "http://127.0.0.1:50051"
+    )]
+    addr: String,
+    /// Which RPC to call.
+    #[arg(long, value_enum, default_value_t = Rpc::Fraud)]
+    rpc: Rpc,
+    /// For `predict`: the model.
+    #[arg(long, default_value = "fraud")]
+    model: String,
+    /// For `predict`: rows per request (a batch).
+    #[arg(long, default_value_t = 1)]
+    rows: usize,
+    /// Calls in flight at once.
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// HTTP/2 connections the calls are spread over.
+    #[arg(long, default_value_t = 1)]
+    connections: usize,
+    /// How long to measure, after the warm-up.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    duration: Duration,
+    /// How long to run before measuring.
+    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    warmup: Duration,
+    /// Where the models' reference inputs are.
+    #[arg(long, default_value = "models")]
+    models_dir: PathBuf,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Rpc {
+    /// fraud_detection.FraudDetectionService/PredictFraud
+    Fraud,
+    /// model.ModelInference/Predict
+    Predict,
+    /// helloworld.Greeter/SayHello
+    Hello,
+}
+
+/// What one request sends.
+enum Payload {
+    Fraud(Vec<PredictionRequest>),
+    Predict(Vec<PredictRequest>),
+    Hello,
+}
+
+fn payload(args: &Args) -> Result<Payload, Box<dyn std::error::Error>> {
+    let model = match args.rpc {
+        Rpc::Hello => return Ok(Payload::Hello),
+        Rpc::Fraud => "fraud",
+        Rpc::Predict => args.model.as_str(),
+    };
+    let path = args.models_dir.join(model).join("reference.json");
+    let reference: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
+    Ok(match args.rpc {
+        Rpc::Fraud => Payload::Fraud(
+            reference["requests"]
+                .as_array()
+                .ok_or("no requests in the fraud reference")?
+                .iter()
+                .map(|r| PredictionRequest {
+                    transaction_id: r["transaction_id"].as_i64().unwrap_or(0),
+                    amount: r["amount"].as_f64().unwrap_or(0.0),
+                    time: r["time"].as_i64().unwrap_or(0),
+                    age_of_account: r["age_of_account"].as_i64().unwrap_or(0) as i32,
+                    number_of_transactions: r["number_of_transactions"].as_i64().unwrap_or(0)
+                        as i32,
+                })
+                .collect(),
+        ),
+        _ => {
+            let rows: Vec<Vec<f64>> = serde_json::from_value(reference["inputs"].clone())?;
+            let requests = (0..rows.len())
+                .map(|start| PredictRequest {
+                    model_id: model.to_owned(),
+                    inputs: rows
+                        .iter()
+                        .cycle()
+                        .skip(start)
+                        .take(args.rows)
+                        .flatten()
+                        .copied()
+                        .collect(),
+                })
+                .collect();
+            Payload::Predict(requests)
+        }
+    })
+}
+
+/// One worker's tally.
+struct Tally {
+    latency_us: Histogram<u64>,
+    errors: BTreeMap<String, u64>,
+}
+
+async fn worker(
+    channel: Channel,
+    payload: Arc<Payload>,
+    offset: usize,
+    warmup_end: Instant,
+    end: Instant,
+) -> Tally {
+    let mut tally = Tally {
+        latency_us: Histogram::new_with_bounds(1, 60_000_000, 3).unwrap(),
+        errors: BTreeMap::new(),
+    };
+    let mut fraud = FraudDetectionServiceClient::new(channel.clone());
+    let mut models = ModelInferenceClient::new(channel.clone());
+    let mut greeter = GreeterClient::new(channel);
+    let mut i = offset;
+    loop {
+        let started = Instant::now();
+        if started >= end {
+            return tally;
+        }
+        let result: Result<(), tonic::Status> = match payload.as_ref() {
+            Payload::Fraud(requests) => fraud
+                .predict_fraud(requests[i % requests.len()])
+                .await
+                .map(drop),
+            Payload::Predict(requests) => models
+                .predict(requests[i % requests.len()].clone())
+                .await
+                .map(drop),
+            Payload::Hello => greeter
+                .say_hello(HelloRequest {
+                    name: "load".into(),
+                })
+                .await
+                .map(drop),
+        };
+        i += 1;
+        if started < warmup_end {
+            continue;
+        }
+        match result {
+            Ok(()) => {
+                let micros = started.elapsed().as_micros().max(1) as u64;
+                tally.latency_us.saturating_record(micros);
+            }
+            Err(status) => {
+                *tally
+                    .errors
+                    .entry(format!("{:?}", status.code()))
+                    .or_insert(0) += 1
+            }
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = Args::parse();
+    let payload = Arc::new(payload(&args)?);
+    let mut channels = Vec::new();
+    for _ in 0..args.connections.max(1) {
+        channels.push(Channel::from_shared(args.addr.clone())?.connect().await?);
+    }
+    let warmup_end = Instant::now() + args.warmup;
+    let end = warmup_end + args.duration;
+    let workers: Vec<_> = (0..args.concurrency.max(1))
+        .map(|w| {
+            let channel = channels[w % channels.len()].clone();
+            tokio::spawn(worker(channel, Arc::clone(&payload), w, warmup_end, end))
+        })
+        .collect();
+    let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+    let mut errors: BTreeMap<String, u64> = BTreeMap::new();
+    for worker in workers {
+        let tally = worker.await?;
+        latency.add(&tally.latency_us)?;
+        for (code, n) in tally.errors {
+            *errors.entry(code).or_insert(0) += n;
+        }
+    }
+    let ok = latency.len();
+    let seconds = args.duration.as_secs_f64();
+    let rpc = match args.rpc {
+        Rpc::Fraud => "PredictFraud".to_owned(),
+        Rpc::Predict => format!("Predict {} x{} rows", args.model, args.rows),
+        Rpc::Hello => "SayHello".to_owned(),
+    };
+    println!(
+        "{rpc}: concurrency {}, connections {}, {:.1} s measured",
+        args.concurrency, args.connections, seconds
+    );
+    println!("ok {ok}, errors {errors:?}");
+    println!("requests/s {:.0}", ok as f64 / seconds);
+    let ms = |q: f64| latency.value_at_quantile(q) as f64 / 1000.0;
+    println!(
+        "latency ms: p50 {:.3}  p90 {:.3}  p99 {:.3}  max {:.3}",
+        ms(0.5),
+        ms(0.9),
+        ms(0.99),
+        latency.max() as f64 / 1000.0
+    );
+    // A run with errors is not a measurement: say so in the exit status.
+    if errors.values().sum::<u64>() > 0 {
+        std::process::exit(1);
+    }
+    Ok(())
+}
