@@ -22,6 +22,7 @@
 
 pub mod calculator;
 pub mod config;
+pub mod feedback;
 pub mod fraud;
 pub mod greeter;
 pub mod health;
