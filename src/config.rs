@@ -8,7 +8,7 @@ use crate::server::Settings;
 
 /// One gRPC server hosting the classic demo services on one port: helloworld.Greeter,
 /// calculator.Calculator, model.ModelInference, fraud_detection.FraudDetectionService,
-/// grpc.health.v1.Health and server reflection (v1 and v1alpha).
+/// feedback.FeedbackService, grpc.health.v1.Health and server reflection (v1 and v1alpha).
 ///
 /// Explore it with grpcurl:  grpcurl -plaintext localhost:50051 list
 #[derive(Debug, Clone, Parser)]
@@ -54,6 +54,12 @@ pub struct Config {
     /// model.json must give a decision threshold.
     #[arg(long, env = "GRPC_SHOWCASE_FRAUD_MODEL", default_value = "fraud")]
     pub fraud_model: String,
+
+    /// The directory of the server's data: the feedback database (feedback.sqlite3),
+    /// created with its schema on first start. Relative paths start from the working
+    /// directory.
+    #[arg(long, env = "GRPC_SHOWCASE_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
 }
 
 /// The log output format.
@@ -73,6 +79,7 @@ impl Config {
             shutdown_grace: self.shutdown_grace,
             models_dir: self.models_dir.clone(),
             fraud_model: self.fraud_model.clone(),
+            data_dir: self.data_dir.clone(),
             ..Settings::default()
         }
     }

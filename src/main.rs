@@ -33,7 +33,7 @@ async fn main() -> ExitCode {
     let server = match Server::bind(config.listen, config.settings()).await {
         Ok(server) => server,
         Err(err) => {
-            tracing::error!("cannot listen on {}: {err}", config.listen);
+            tracing::error!("{err}");
             return ExitCode::FAILURE;
         }
     };

@@ -23,6 +23,11 @@ pub mod fraud_detection {
     tonic::include_proto!("fraud_detection");
 }
 
+/// `proto/feedback.proto`: streamed feedback, stored and watched.
+pub mod feedback {
+    tonic::include_proto!("feedback");
+}
+
 /// The encoded `FileDescriptorSet` of every file under `proto/`, with source info kept,
 /// so that reflection clients (`grpcurl describe`) see the proto comments.
 pub const FILE_DESCRIPTOR_SET: &[u8] =

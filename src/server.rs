@@ -35,17 +35,19 @@ use tower::ServiceBuilder;
 use tracing::{debug, info, warn};
 
 use crate::{
+    feedback::{FeedbackStore, StoreError},
     health::{HealthRegistry, OVERALL, ServingStatus},
     models::{ModelEntry, ModelRegistry},
     proto::{
         self, calculator::calculator_server::CalculatorServer,
+        feedback::feedback_service_server::FeedbackServiceServer,
         fraud_detection::fraud_detection_service_server::FraudDetectionServiceServer,
         helloworld::greeter_server::GreeterServer,
         model::model_inference_server::ModelInferenceServer,
     },
     services::{
-        calculator::CalculatorService, fraud_detection::FraudService, greeter::GreeterService,
-        health::HealthService, model::ModelService,
+        calculator::CalculatorService, feedback::FeedbackService, fraud_detection::FraudService,
+        greeter::GreeterService, health::HealthService, model::ModelService,
     },
     streams::ActiveStreams,
 };
@@ -65,11 +67,17 @@ pub struct Settings {
     pub models_dir: PathBuf,
     /// The id of the model that `FraudDetectionService` scores with.
     pub fraud_model: String,
+    /// The directory of the feedback database (created on first start).
+    pub data_dir: PathBuf,
+    /// How many feedbacks a WatchFeedback watcher may fall behind before it is told it
+    /// lagged.
+    pub feedback_watch_buffer: usize,
 }
 
 impl Default for Settings {
     /// 4 MiB messages (tonic's own default), 10 s of grace, 200 ms between greetings,
-    /// models from `./models`, the fraud model `fraud`.
+    /// models from `./models`, the fraud model `fraud`, feedback in `./data`, watchers
+    /// 1024 feedbacks of slack.
     fn default() -> Self {
         Self {
             max_message_size: 4 * 1024 * 1024,
@@ -77,6 +85,8 @@ impl Default for Settings {
             greeting_interval: Duration::from_millis(200),
             models_dir: PathBuf::from("models"),
             fraud_model: "fraud".to_owned(),
+            data_dir: PathBuf::from("data"),
+            feedback_watch_buffer: 1024,
         }
     }
 }
@@ -84,7 +94,16 @@ impl Default for Settings {
 /// Why the server could not start.
 #[derive(Debug)]
 pub enum ServeError {
-    /// Binding or reading the listening socket failed.
+    /// The address could not be bound.
+    Listen {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// Why.
+        source: io::Error,
+    },
+    /// The feedback database could not be opened.
+    Storage(StoreError),
+    /// Reading the listening socket failed.
     Io(io::Error),
     /// A descriptor set given to reflection was invalid.
     Reflection(tonic_reflection::server::Error),
@@ -93,6 +112,8 @@ pub enum ServeError {
 impl std::fmt::Display for ServeError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            ServeError::Listen { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
+            ServeError::Storage(err) => err.fmt(f),
             ServeError::Io(err) => write!(f, "socket error: {err}"),
             ServeError::Reflection(err) => write!(f, "reflection setup failed: {err}"),
         }
@@ -121,27 +142,44 @@ pub struct Server {
     streams: ActiveStreams,
     /// The models, loaded in [`Server::bind`] before the port takes calls.
     models: Arc<ModelRegistry>,
+    /// The feedback database, opened in [`Server::bind`].
+    feedback: FeedbackStore,
 }
 
 impl Server {
-    /// Binds `addr` (port 0 picks a free port) and loads the models of
-    /// [`Settings::models_dir`]. A model that fails to load is served as not ready.
+    /// Binds `addr` (port 0 picks a free port), loads the models of
+    /// [`Settings::models_dir`] (a model that fails to load is served as not ready) and
+    /// opens the feedback database in [`Settings::data_dir`].
     ///
     /// # Errors
-    /// When the address cannot be bound (in use, not permitted ...).
-    pub async fn bind(addr: SocketAddr, settings: Settings) -> io::Result<Self> {
-        let listener = TcpListener::bind(addr).await?;
-        let dir = settings.models_dir.clone();
-        // Reading and optimizing the models is CPU work: keep it off the async workers.
-        let models = tokio::task::spawn_blocking(move || ModelRegistry::load_dir(&dir))
+    /// [`ServeError::Listen`] when the address cannot be bound (in use, not permitted
+    /// ...); [`ServeError::Storage`] when the feedback database cannot be opened.
+    pub async fn bind(addr: SocketAddr, settings: Settings) -> Result<Self, ServeError> {
+        let listener = TcpListener::bind(addr)
             .await
-            .map_err(io::Error::other)?;
+            .map_err(|source| ServeError::Listen { addr, source })?;
+        let models_dir = settings.models_dir.clone();
+        let data_dir = settings.data_dir.clone();
+        let watch_buffer = settings.feedback_watch_buffer;
+        // Reading models and opening the database are blocking work: keep them off the
+        // async workers.
+        let (models, feedback) = tokio::task::spawn_blocking(move || {
+            (
+                ModelRegistry::load_dir(&models_dir),
+                FeedbackStore::open(&data_dir, watch_buffer),
+            )
+        })
+        .await
+        .map_err(|err| ServeError::Io(io::Error::other(err)))?;
+        let feedback = feedback.map_err(ServeError::Storage)?;
+        info!(database = %feedback.path().display(), "feedback database open");
         Ok(Self {
             listener,
             settings,
             health: HealthRegistry::new(),
             streams: ActiveStreams::new(),
             models: Arc::new(models),
+            feedback,
         })
     }
 
@@ -178,8 +216,9 @@ impl Server {
             health,
             streams,
             models,
+            feedback,
         } = self;
-        let (routes, names) = routes(&settings, &health, &streams, &models)?;
+        let (routes, names) = routes(&settings, &health, &streams, &models, feedback)?;
         let service = ServiceBuilder::new()
             .layer(deadline::DeadlineLayer)
             .layer(message_limit::MessageLimitLayer {
@@ -281,6 +320,7 @@ fn routes(
     health: &HealthRegistry,
     streams: &ActiveStreams,
     models: &Arc<ModelRegistry>,
+    feedback: FeedbackStore,
 ) -> Result<(Routes, Vec<String>), ServeError> {
     let limit = settings.max_message_size;
     let greeter = GreeterServer::new(GreeterService::new(
@@ -301,6 +341,9 @@ fn routes(
     ))
     .max_decoding_message_size(limit)
     .max_encoding_message_size(limit);
+    let feedback = FeedbackServiceServer::new(FeedbackService::new(feedback, streams.clone()))
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit);
     let health_service = tonic_health::pb::health_server::HealthServer::new(HealthService::new(
         health.clone(),
         streams.clone(),
@@ -334,6 +377,7 @@ fn routes(
         name_of(&calculator),
         name_of(&model),
         name_of(&fraud),
+        name_of(&feedback),
         name_of(&health_service),
         name_of(&reflection_v1),
         name_of(&reflection_v1alpha),
@@ -343,6 +387,7 @@ fn routes(
         .add_service(calculator)
         .add_service(model)
         .add_service(fraud)
+        .add_service(feedback)
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

@@ -22,14 +22,18 @@ struct Running {
     child: Child,
     addr: String,
     logs: mpsc::Receiver<String>,
+    /// Its data directory, deleted with it.
+    _data: tempfile::TempDir,
 }
 
 impl Running {
     /// Starts the binary (listen address from the environment, as a deployment would
     /// set it) and waits for its "listening on" log line.
     fn start() -> Self {
+        let data = tempfile::tempdir().unwrap();
         let mut child = Command::new(BINARY)
             .env("GRPC_SHOWCASE_LISTEN", "127.0.0.1:0")
+            .env("GRPC_SHOWCASE_DATA_DIR", data.path())
             .env("GRPC_SHOWCASE_SHUTDOWN_GRACE", "5s")
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
@@ -52,7 +56,12 @@ impl Running {
                 break rest.split_whitespace().next().unwrap().to_owned();
             }
         };
-        Self { child, addr, logs }
+        Self {
+            child,
+            addr,
+            logs,
+            _data: data,
+        }
     }
 
     fn signal(&self, signal: libc::c_int) {

@@ -22,8 +22,9 @@ use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus as Pb, health_client::HealthClient,
 };
 
-const SERVICES: [&str; 7] = [
+const SERVICES: [&str; 8] = [
     "calculator.Calculator",
+    "feedback.FeedbackService",
     "fraud_detection.FraudDetectionService",
     "grpc.health.v1.Health",
     "grpc.reflection.v1.ServerReflection",

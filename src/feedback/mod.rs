@@ -5,7 +5,7 @@
 //! of Social Media Text", ICWSM-14), [`reply`] words the answer, and [`FeedbackStore`]
 //! stores feedback durably in SQLite and tells watchers about it.
 
-mod store;
+pub mod store;
 
 use std::fmt;
 

@@ -50,6 +50,9 @@ pub struct TestServer {
     pub streams: ActiveStreams,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
+    /// The feedback database's directory, deleted with the server (unless the test
+    /// gave its own).
+    _data: Option<tempfile::TempDir>,
 }
 
 impl TestServer {
@@ -58,8 +61,14 @@ impl TestServer {
         Self::with_settings(Settings::default()).await
     }
 
-    /// Starts a server with `settings` on 127.0.0.1:0.
-    pub async fn with_settings(settings: Settings) -> Self {
+    /// Starts a server with `settings` on 127.0.0.1:0, with a fresh data directory unless
+    /// `settings` names one.
+    pub async fn with_settings(mut settings: Settings) -> Self {
+        let data = (settings.data_dir == Settings::default().data_dir).then(|| {
+            let dir = tempfile::tempdir().unwrap();
+            settings.data_dir = dir.path().to_owned();
+            dir
+        });
         let server = Server::bind("127.0.0.1:0".parse().unwrap(), settings)
             .await
             .expect("bind 127.0.0.1:0");
@@ -81,6 +90,7 @@ impl TestServer {
             streams,
             stop: Some(stop),
             task,
+            _data: data,
         }
     }
 
