@@ -152,6 +152,20 @@ pub enum WatchEvent {
     },
 }
 
+/// The promise of a queued feedback's commit: see [`FeedbackStore::enqueue`].
+#[derive(Debug)]
+pub struct Receipt(oneshot::Receiver<Result<StoredFeedback, StoreError>>);
+
+impl Receipt {
+    /// Waits until the feedback is committed to disk.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`] when the commit failed, or [`StoreError::Closed`].
+    pub async fn stored(self) -> Result<StoredFeedback, StoreError> {
+        self.0.await.map_err(|_| StoreError::Closed)?
+    }
+}
+
 struct Append {
     feedback: NewFeedback,
     stored: oneshot::Sender<Result<StoredFeedback, StoreError>>,
@@ -236,12 +250,23 @@ impl FeedbackStore {
     /// [`StoreError::Database`] when the commit failed (the feedback is not stored), or
     /// [`StoreError::Closed`].
     pub async fn append(&self, feedback: NewFeedback) -> Result<StoredFeedback, StoreError> {
+        self.enqueue(feedback).await?.stored().await
+    }
+
+    /// Queues `feedback` for the writer, waiting only for room in the queue. Feedbacks
+    /// are stored (and get their ids) in the order they are queued; the [`Receipt`]
+    /// says when this one is on disk. Lets one stream queue many feedbacks in order
+    /// and wait for their commits together.
+    ///
+    /// # Errors
+    /// [`StoreError::Closed`].
+    pub async fn enqueue(&self, feedback: NewFeedback) -> Result<Receipt, StoreError> {
         let (stored, receipt) = oneshot::channel();
         self.appends
             .send(Append { feedback, stored })
             .await
             .map_err(|_| StoreError::Closed)?;
-        receipt.await.map_err(|_| StoreError::Closed)?
+        Ok(Receipt(receipt))
     }
 
     /// One page of stored feedback matching `query`, oldest first.

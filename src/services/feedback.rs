@@ -8,8 +8,8 @@ use tonic::{Code, Request, Response, Status, Streaming};
 
 use crate::{
     feedback::{
-        self, FeedbackStore, ListQuery, Sentiment, StoreError, WatchEvent, store::NewFeedback,
-        store::StoredFeedback,
+        self, FeedbackStore, ListQuery, Sentiment, StoreError, WatchEvent,
+        store::{NewFeedback, Receipt, StoredFeedback},
     },
     proto::feedback::{
         Feedback, FeedbackError, FeedbackRequest, FeedbackResponse, Lagged, ListFeedbackRequest,
@@ -76,30 +76,35 @@ fn filters(consumer_id: String, sentiment: &str) -> Result<ListQuery, Status> {
     })
 }
 
-/// Validates, analyzes and stores one feedback; its response, or a stream-ending
-/// status when storage fails.
-async fn handle(
-    store: FeedbackStore,
+/// One request on its way: refused at once, or queued for storage.
+enum Pending {
+    Refused(FeedbackResponse),
+    Queued(u64, Receipt),
+}
+
+/// Validates, analyzes and queues one feedback (in request order).
+async fn enqueue(
+    store: &FeedbackStore,
     index: u64,
     request: FeedbackRequest,
-) -> Result<FeedbackResponse, Status> {
+) -> Result<Pending, Status> {
     let FeedbackRequest {
         consumer_id,
         feedback,
     } = request;
     if let Err(invalid) = feedback::validate(&consumer_id, &feedback) {
-        return Ok(FeedbackResponse {
+        return Ok(Pending::Refused(FeedbackResponse {
             index,
             error: Some(FeedbackError {
                 code: Code::InvalidArgument as i32,
                 message: invalid.message,
             }),
             ..FeedbackResponse::default()
-        });
+        }));
     }
     let (sentiment, sentiment_score) = feedback::analyze(&feedback);
-    let stored = store
-        .append(NewFeedback {
+    let receipt = store
+        .enqueue(NewFeedback {
             consumer_id,
             feedback,
             sentiment,
@@ -107,6 +112,17 @@ async fn handle(
         })
         .await
         .map_err(store_status)?;
+    Ok(Pending::Queued(index, receipt))
+}
+
+/// The response of a pending request once it is stored; a stream-ending status when
+/// storage fails.
+async fn respond(pending: Pending) -> Result<FeedbackResponse, Status> {
+    let (index, receipt) = match pending {
+        Pending::Refused(response) => return Ok(response),
+        Pending::Queued(index, receipt) => (index, receipt),
+    };
+    let stored = receipt.stored().await.map_err(store_status)?;
     Ok(FeedbackResponse {
         response_message: feedback::reply(&stored.consumer_id, stored.id, stored.sentiment),
         feedback_id: stored.id,
@@ -130,16 +146,18 @@ impl feedback_service_server::FeedbackService for FeedbackService {
     ) -> Result<Response<Self::SendFeedbackStream>, Status> {
         let store = self.store.clone();
         let guard = self.streams.open();
-        // Each request becomes a future that stores it; `buffered` runs up to PIPELINE
-        // of them at once and yields their results in request order. A failed read of
-        // the request stream (oversized message, reset) passes through and ends it.
+        // Requests are validated and queued one after the other (`then`), so they are
+        // stored in the order sent; the waits for their commits overlap (`buffered`, up
+        // to PIPELINE), and responses come out in request order. A failed read of the
+        // request stream (oversized message, reset) passes through and ends it.
         let responses = request
             .into_inner()
             .enumerate()
-            .map(move |(index, request)| {
+            .then(move |(index, request)| {
                 let store = store.clone();
-                async move { handle(store, index as u64, request?).await }
+                async move { enqueue(&store, index as u64, request?).await }
             })
+            .map(|pending| async move { respond(pending?).await })
             .buffered(PIPELINE)
             .map(move |response| {
                 // The guard lives as long as the stream, dropped when it ends or is cancelled.
