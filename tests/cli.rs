@@ -30,7 +30,11 @@ impl Running {
     /// Starts the binary (listen address from the environment, as a deployment would
     /// set it) and waits for its "listening on" log line.
     fn start() -> Self {
-        let data = tempfile::tempdir().unwrap();
+        Self::start_with_data(tempfile::tempdir().unwrap())
+    }
+
+    /// Starts the binary on the data directory `data`.
+    fn start_with_data(data: tempfile::TempDir) -> Self {
         let mut child = Command::new(BINARY)
             .env("GRPC_SHOWCASE_LISTEN", "127.0.0.1:0")
             .env("GRPC_SHOWCASE_DATA_DIR", data.path())
@@ -70,6 +74,14 @@ impl Running {
         // which has not been reaped yet (we have not waited on it).
         let result = unsafe { libc::kill(pid, signal) };
         assert_eq!(result, 0, "kill: {}", std::io::Error::last_os_error());
+    }
+
+    /// Kills the process with SIGKILL (no chance to clean up) and returns its data
+    /// directory.
+    fn kill_9(mut self) -> tempfile::TempDir {
+        self.signal(libc::SIGKILL);
+        self.child.wait().unwrap();
+        self._data
     }
 
     /// Waits for the process to exit, failing after 20 s.
@@ -300,5 +312,65 @@ async fn load_tool_reports_throughput_and_latency_without_errors() {
             .unwrap_or_else(|| panic!("no count in {out}"));
         assert!(ok > 0, "{out}");
         assert!(out.contains("latency ms: p50"), "{out}");
+    }
+}
+
+#[tokio::test]
+async fn acknowledged_feedback_survives_sigkill() {
+    use grpc_showcase::proto::feedback::{
+        FeedbackRequest, ListFeedbackRequest, feedback_service_client::FeedbackServiceClient,
+    };
+
+    let server = Running::start();
+    let mut client = FeedbackServiceClient::connect(format!("http://{}", server.addr))
+        .await
+        .unwrap();
+    // An endless stream of feedback; acknowledgements are collected as they come.
+    let requests = tokio_stream::iter((0u64..).map(|i| FeedbackRequest {
+        consumer_id: format!("crash-{}", i % 7),
+        feedback: format!("feedback number {i}: good service"),
+    }));
+    let mut responses = client.send_feedback(requests).await.unwrap().into_inner();
+    let mut acknowledged = Vec::new();
+    while acknowledged.len() < 300 {
+        let response = responses.message().await.unwrap().unwrap();
+        assert!(response.error.is_none(), "{response:?}");
+        acknowledged.push((response.feedback_id, response.index));
+    }
+    // SIGKILL while feedback is still streaming in: no graceful shutdown, no flush.
+    let data = server.kill_9();
+    // Whatever was acknowledged before the kill, whether read by us or not yet.
+    while let Ok(Some(response)) = responses.message().await {
+        acknowledged.push((response.feedback_id, response.index));
+    }
+
+    let restarted = Running::start_with_data(data);
+    let mut client = FeedbackServiceClient::connect(format!("http://{}", restarted.addr))
+        .await
+        .unwrap();
+    let mut stored = std::collections::BTreeMap::new();
+    let mut page_token = String::new();
+    loop {
+        let page = client
+            .list_feedback(ListFeedbackRequest {
+                page_size: 500,
+                page_token,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        stored.extend(page.feedback.into_iter().map(|f| (f.id, f.feedback)));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    assert!(acknowledged.len() >= 300);
+    for (id, index) in &acknowledged {
+        let text = stored
+            .get(id)
+            .unwrap_or_else(|| panic!("acknowledged feedback {id} lost"));
+        assert_eq!(text, &format!("feedback number {index}: good service"));
     }
 }
