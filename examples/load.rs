@@ -8,6 +8,14 @@
 //! ```
 //!
 //! Requests are the model's reference inputs (models/<id>/reference.json), cycled.
+//!
+//! `--rpc feedback` opens one SendFeedback stream per `--concurrency`, keeps up to
+//! `--window` feedbacks in flight on each, and measures the time from sending a
+//! feedback to its acknowledgement (which the server sends once it is on disk):
+//!
+//! ```text
+//! cargo run --release --example load -- --rpc feedback --concurrency 16 --window 32
+//! ```
 
 use std::{
     collections::BTreeMap,
@@ -18,6 +26,7 @@ use std::{
 
 use clap::{Parser, ValueEnum};
 use grpc_showcase::proto::{
+    feedback::{FeedbackRequest, feedback_service_client::FeedbackServiceClient},
     fraud_detection::{
         PredictionRequest, fraud_detection_service_client::FraudDetectionServiceClient,
     },
@@ -49,6 +58,9 @@ struct Args {
     /// Calls in flight at once.
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
+    /// For `feedback`: feedbacks in flight on each stream.
+    #[arg(long, default_value_t = 32)]
+    window: usize,
     /// HTTP/2 connections the calls are spread over.
     #[arg(long, default_value_t = 1)]
     connections: usize,
@@ -71,6 +83,8 @@ enum Rpc {
     Predict,
     /// helloworld.Greeter/SayHello
     Hello,
+    /// feedback.FeedbackService/SendFeedback: acknowledgements over streams
+    Feedback,
 }
 
 /// What one request sends.
@@ -78,11 +92,17 @@ enum Payload {
     Fraud(Vec<PredictionRequest>),
     Predict(Vec<PredictRequest>),
     Hello,
+    Feedback { window: usize },
 }
 
 fn payload(args: &Args) -> Result<Payload, Box<dyn std::error::Error>> {
     let model = match args.rpc {
         Rpc::Hello => return Ok(Payload::Hello),
+        Rpc::Feedback => {
+            return Ok(Payload::Feedback {
+                window: args.window.max(1),
+            });
+        }
         Rpc::Fraud => "fraud",
         Rpc::Predict => args.model.as_str(),
     };
@@ -141,6 +161,10 @@ async fn worker(
         latency_us: Histogram::new_with_bounds(1, 60_000_000, 3).unwrap(),
         errors: BTreeMap::new(),
     };
+    if let Payload::Feedback { window } = payload.as_ref() {
+        feedback_stream(channel, *window, offset, warmup_end, end, &mut tally).await;
+        return tally;
+    }
     let mut fraud = FraudDetectionServiceClient::new(channel.clone());
     let mut models = ModelInferenceClient::new(channel.clone());
     let mut greeter = GreeterClient::new(channel);
@@ -159,6 +183,7 @@ async fn worker(
                 .predict(requests[i % requests.len()].clone())
                 .await
                 .map(drop),
+            Payload::Feedback { .. } => unreachable!("handled by feedback_stream"),
             Payload::Hello => greeter
                 .say_hello(HelloRequest {
                     name: "load".into(),
@@ -181,6 +206,80 @@ async fn worker(
                     .entry(format!("{:?}", status.code()))
                     .or_insert(0) += 1
             }
+        }
+    }
+}
+
+/// One SendFeedback stream with up to `window` feedbacks in flight until `end`; records
+/// each acknowledgement's time since its send (the server answers in order).
+async fn feedback_stream(
+    channel: Channel,
+    window: usize,
+    worker: usize,
+    warmup_end: Instant,
+    end: Instant,
+    tally: &mut Tally,
+) {
+    let (tx, rx) = tokio::sync::mpsc::channel::<FeedbackRequest>(window);
+    let mut client = FeedbackServiceClient::new(channel);
+    let mut responses = match client
+        .send_feedback(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .await
+    {
+        Ok(response) => response.into_inner(),
+        Err(status) => {
+            *tally
+                .errors
+                .entry(format!("{:?}", status.code()))
+                .or_insert(0) += 1;
+            return;
+        }
+    };
+    let mut tx = Some(tx);
+    let mut in_flight = std::collections::VecDeque::new();
+    let mut sent = 0u64;
+    loop {
+        let sending = Instant::now() < end;
+        if !sending {
+            // Close our side: the server answers what is pending, then ends the stream.
+            tx = None;
+            if in_flight.is_empty() {
+                break;
+            }
+        }
+        let room = sending && in_flight.len() < window;
+        tokio::select! {
+            permit = async { tx.as_ref().expect("open while sending").reserve().await }, if room => {
+                let Ok(permit) = permit else { break };
+                permit.send(FeedbackRequest {
+                    consumer_id: format!("load-{worker}"),
+                    feedback: format!("feedback {sent} from the load tool: good service"),
+                });
+                sent += 1;
+                in_flight.push_back(Instant::now());
+            }
+            response = responses.message() => match response {
+                Ok(Some(ack)) => {
+                    let Some(started) = in_flight.pop_front() else { break };
+                    if started < warmup_end {
+                        continue;
+                    }
+                    match ack.error {
+                        None => {
+                            let micros = started.elapsed().as_micros().max(1) as u64;
+                            tally.latency_us.saturating_record(micros);
+                        }
+                        Some(error) => *tally.errors.entry(format!("code {}", error.code)).or_insert(0) += 1,
+                    }
+                }
+                Ok(None) => break,
+                Err(status) => {
+                    *tally.errors.entry(format!("{:?}", status.code())).or_insert(0) += 1;
+                    break;
+                }
+            },
+            // Wake up at the end of the run even when nothing else happens.
+            () = tokio::time::sleep_until(end.into()), if sending => {}
         }
     }
 }
@@ -216,6 +315,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Rpc::Fraud => "PredictFraud".to_owned(),
         Rpc::Predict => format!("Predict {} x{} rows", args.model, args.rows),
         Rpc::Hello => "SayHello".to_owned(),
+        Rpc::Feedback => format!(
+            "SendFeedback acknowledgements, {} in flight per stream",
+            args.window
+        ),
     };
     println!(
         "{rpc}: concurrency {}, connections {}, {:.1} s measured",

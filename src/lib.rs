@@ -15,6 +15,7 @@
 //! - Domain modules, testable without gRPC: [`greeter`] (greetings), [`calculator`]
 //!   (arithmetic with typed errors, streaming statistics, prime factors), [`models`]
 //!   (the ONNX model registry, run with tract), [`fraud`] (fraud features and scoring),
+//!   [`feedback`] (feedback validation, VADER sentiment, the SQLite store and its watchers),
 //!   [`health`] (serving statuses and their watchers), [`streams`] (a count of streams
 //!   in progress).
 

@@ -374,3 +374,28 @@ async fn acknowledged_feedback_survives_sigkill() {
         assert_eq!(text, &format!("feedback number {index}: good service"));
     }
 }
+
+#[tokio::test]
+async fn feedback_example_sends_watches_and_lists() {
+    let server = TestServer::start().await;
+    let out = run_example_with("feedback", &server, &["send", "--count", "6"]).await;
+    for expected in [
+        "#0 stored as feedback 1 [positive",
+        "#2 stored as feedback 3 [negative",
+        "Thank you for the kind words, alice!",
+        "#5 stored as feedback 6",
+    ] {
+        assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
+    }
+    let watched = run_example_with(
+        "feedback",
+        &server,
+        &["watch", "--replay-after", "0", "--limit", "6"],
+    )
+    .await;
+    assert_eq!(watched.lines().count(), 6, "{watched}");
+    assert!(watched.contains("The delivery was fast"), "{watched}");
+    let listed = run_example_with("feedback", &server, &["list", "--page-size", "4"]).await;
+    assert!(listed.contains("-- page 2"), "{listed}");
+    assert!(listed.contains("Support never answered"), "{listed}");
+}
