@@ -20,6 +20,7 @@
 //! [`Settings::shutdown_grace`] to finish, and whatever is left is then closed.
 
 pub mod deadline;
+pub mod linger;
 pub mod message_limit;
 
 use std::{future::Future, io, net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
@@ -30,6 +31,7 @@ use hyper_util::{
     service::TowerToHyperService,
 };
 use tokio::{net::TcpListener, task::JoinSet};
+use tokio_util::task::TaskTracker;
 use tonic::{server::NamedService, service::Routes, transport::server::TcpConnectInfo};
 use tower::ServiceBuilder;
 use tracing::{debug, info, warn};
@@ -230,6 +232,7 @@ impl Server {
         http.http1().timer(TokioTimer::new());
         http.http2().timer(TokioTimer::new());
         let graceful = GracefulShutdown::new();
+        let lingering = TaskTracker::new();
         let mut connections = JoinSet::new();
 
         for name in &names {
@@ -282,7 +285,10 @@ impl Server {
                 })
                 .service(service.clone());
             let connection = http
-                .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
+                .serve_connection(
+                    TokioIo::new(linger::LingeringStream::new(stream, lingering.clone())),
+                    TowerToHyperService::new(service),
+                )
                 .into_owned();
             let connection = graceful.watch(connection);
             connections.spawn(async move {
@@ -309,6 +315,10 @@ impl Server {
                 connections.shutdown().await;
             }
         }
+        // Let the closed connections finish their lingering close, so that clients read
+        // everything sent (the last health status among it) before the process exits.
+        lingering.close();
+        let _ = tokio::time::timeout(linger::LINGER, lingering.wait()).await;
         Ok(())
     }
 }
