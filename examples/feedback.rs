@@ -86,17 +86,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             // The request stream is fed by a channel: from the script, or from a thread
             // reading the terminal (stdin blocks, so it stays off the async runtime).
             let (tx, rx) = mpsc::channel::<FeedbackRequest>(16);
+            // Fed from a task or a thread, so that the call starts while feedback is still
+            // being produced (a loop here would wait forever once the channel is full).
             match count {
                 Some(n) => {
-                    for i in 0..n as usize {
-                        let feedback = SCRIPT[i % SCRIPT.len()].to_owned();
-                        tx.send(FeedbackRequest {
-                            consumer_id: consumer.clone(),
-                            feedback,
-                        })
-                        .await?;
-                    }
-                    drop(tx);
+                    tokio::spawn(async move {
+                        for i in 0..n as usize {
+                            let feedback = SCRIPT[i % SCRIPT.len()].to_owned();
+                            let request = FeedbackRequest {
+                                consumer_id: consumer.clone(),
+                                feedback,
+                            };
+                            if tx.send(request).await.is_err() {
+                                break;
+                            }
+                        }
+                    });
                 }
                 None => {
                     eprintln!("type feedback, one per line; Ctrl-D to finish");

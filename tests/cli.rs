@@ -378,12 +378,14 @@ async fn acknowledged_feedback_survives_sigkill() {
 #[tokio::test]
 async fn feedback_example_sends_watches_and_lists() {
     let server = TestServer::start().await;
-    let out = run_example_with("feedback", &server, &["send", "--count", "6"]).await;
+    // More than the example's request channel holds (16): scripted sending must not wait
+    // for the call to start.
+    let out = run_example_with("feedback", &server, &["send", "--count", "40"]).await;
     for expected in [
         "#0 stored as feedback 1 [positive",
         "#2 stored as feedback 3 [negative",
         "Thank you for the kind words, alice!",
-        "#5 stored as feedback 6",
+        "#39 stored as feedback 40",
     ] {
         assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
     }
