@@ -32,3 +32,4 @@ pub mod proto;
 pub mod server;
 pub mod services;
 pub mod streams;
+pub mod video;
