@@ -6,10 +6,17 @@
 //! finished, failed or was cancelled by the client, so [`ActiveStreams::count`]
 //! going back to zero shows that no work outlives its stream.
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicUsize, Ordering},
+use std::{
+    pin::Pin,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    task::{Context, Poll},
 };
+
+use futures::Stream;
+use pin_project_lite::pin_project;
 
 /// The number of streams being worked on. Cheap to clone: clones share the count.
 #[derive(Debug, Clone, Default)]
@@ -31,6 +38,14 @@ impl ActiveStreams {
         }
     }
 
+    /// `stream`, counted until it is dropped (finished, failed or cancelled).
+    pub fn track<S: Stream>(&self, stream: S) -> Tracked<S> {
+        Tracked {
+            stream,
+            _guard: self.open(),
+        }
+    }
+
     /// How many streams are being worked on now.
     pub fn count(&self) -> usize {
         self.count.load(Ordering::SeqCst)
@@ -49,6 +64,27 @@ impl Drop for StreamGuard {
     }
 }
 
+pin_project! {
+    /// A stream counted in [`ActiveStreams`] while it lives: see [`ActiveStreams::track`].
+    pub struct Tracked<S> {
+        #[pin]
+        stream: S,
+        _guard: StreamGuard,
+    }
+}
+
+impl<S: Stream> Stream for Tracked<S> {
+    type Item = S::Item;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<S::Item>> {
+        self.project().stream.poll_next(cx)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.stream.size_hint()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -62,6 +98,17 @@ mod tests {
         drop(a);
         assert_eq!(streams.count(), 1);
         drop(b);
+        assert_eq!(streams.count(), 0);
+    }
+
+    #[test]
+    fn a_tracked_stream_counts_until_dropped() {
+        use futures::StreamExt;
+        let streams = ActiveStreams::new();
+        let mut tracked = streams.track(futures::stream::iter([1, 2]));
+        assert_eq!(streams.count(), 1);
+        assert_eq!(futures::executor::block_on(tracked.next()), Some(1));
+        drop(tracked);
         assert_eq!(streams.count(), 0);
     }
 }

@@ -318,7 +318,7 @@ async fn load_tool_reports_throughput_and_latency_without_errors() {
 #[tokio::test]
 async fn acknowledged_feedback_survives_sigkill() {
     use grpc_showcase::proto::feedback::{
-        FeedbackRequest, ListFeedbackRequest, feedback_service_client::FeedbackServiceClient,
+        FeedbackRequest, feedback_service_client::FeedbackServiceClient,
     };
 
     let server = Running::start();
@@ -348,24 +348,11 @@ async fn acknowledged_feedback_survives_sigkill() {
     let mut client = FeedbackServiceClient::connect(format!("http://{}", restarted.addr))
         .await
         .unwrap();
-    let mut stored = std::collections::BTreeMap::new();
-    let mut page_token = String::new();
-    loop {
-        let page = client
-            .list_feedback(ListFeedbackRequest {
-                page_size: 500,
-                page_token,
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        stored.extend(page.feedback.into_iter().map(|f| (f.id, f.feedback)));
-        if page.next_page_token.is_empty() {
-            break;
-        }
-        page_token = page.next_page_token;
-    }
+    let stored: std::collections::BTreeMap<i64, String> = common::list_all(&mut client, 500)
+        .await
+        .into_iter()
+        .map(|(id, _, text)| (id, text))
+        .collect();
     assert!(acknowledged.len() >= 300);
     for (id, index) in &acknowledged {
         let text = stored

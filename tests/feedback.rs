@@ -4,7 +4,7 @@ mod common;
 
 use std::{collections::BTreeSet, time::Duration};
 
-use common::{TestServer, bad_request_field, eventually};
+use common::{TestServer, bad_request_field, eventually, list_all};
 use grpc_showcase::{
     proto::feedback::{
         FeedbackRequest, FeedbackResponse, ListFeedbackRequest, WatchFeedbackRequest,
@@ -35,35 +35,6 @@ async fn send_all(
         .map(|r| r.unwrap())
         .collect()
         .await
-}
-
-/// Every stored feedback, through ListFeedback pages of `page_size`.
-async fn list_all(
-    client: &mut FeedbackServiceClient<Channel>,
-    page_size: u32,
-) -> Vec<(i64, String, String)> {
-    let mut all = Vec::new();
-    let mut page_token = String::new();
-    loop {
-        let page = client
-            .list_feedback(ListFeedbackRequest {
-                page_size,
-                page_token,
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        all.extend(
-            page.feedback
-                .into_iter()
-                .map(|f| (f.id, f.consumer_id, f.feedback)),
-        );
-        if page.next_page_token.is_empty() {
-            return all;
-        }
-        page_token = page.next_page_token;
-    }
 }
 
 #[tokio::test]

@@ -1,10 +1,8 @@
 //! `calculator.Calculator`: arithmetic in all four RPC styles.
 
-use std::pin::Pin;
-
-use futures::Stream;
 use tonic::{Code, Request, Response, Status, Streaming};
 
+use super::ResponseStream;
 use crate::{
     calculator::{self, BinaryOp, CalcError, RunningMax, Summary},
     proto::calculator::{
@@ -44,8 +42,6 @@ fn binary(op: BinaryOp, request: Request<Operands>) -> Result<Response<Number>, 
     Ok(Response::new(Number { value }))
 }
 
-type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
-
 #[tonic::async_trait]
 impl Calculator for CalculatorService {
     async fn square_root(&self, request: Request<Number>) -> Result<Response<Number>, Status> {
@@ -69,7 +65,7 @@ impl Calculator for CalculatorService {
         binary(BinaryOp::Divide, request)
     }
 
-    type PrimeFactorsStream = BoxStream<PrimeFactor>;
+    type PrimeFactorsStream = ResponseStream<PrimeFactor>;
 
     async fn prime_factors(
         &self,
@@ -79,14 +75,9 @@ impl Calculator for CalculatorService {
         // Factoring a u64 takes at most milliseconds; it runs before the stream starts so
         // that an invalid number is a plain error status rather than a failed stream.
         let factors = calculator::prime_factors(number).map_err(calc_status)?;
-        let guard = self.streams.open();
-        let stream = async_stream::stream! {
-            let _guard = guard;
-            for factor in factors {
-                yield Ok(PrimeFactor { factor });
-            }
-        };
-        Ok(Response::new(Box::pin(stream)))
+        let stream =
+            tokio_stream::iter(factors.into_iter().map(|factor| Ok(PrimeFactor { factor })));
+        Ok(Response::new(Box::pin(self.streams.track(stream))))
     }
 
     async fn average(
@@ -108,7 +99,7 @@ impl Calculator for CalculatorService {
         }))
     }
 
-    type RunningMaxStream = BoxStream<Number>;
+    type RunningMaxStream = ResponseStream<Number>;
 
     async fn running_max(
         &self,

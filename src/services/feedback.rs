@@ -1,11 +1,10 @@
 //! `feedback.FeedbackService`: SendFeedback, WatchFeedback and ListFeedback over the
 //! [`FeedbackStore`].
 
-use std::pin::Pin;
-
-use futures::{Stream, StreamExt};
+use futures::StreamExt;
 use tonic::{Code, Request, Response, Status, Streaming};
 
+use super::ResponseStream;
 use crate::{
     feedback::{
         self, FeedbackStore, ListQuery, Sentiment, StoreError, WatchEvent,
@@ -134,18 +133,15 @@ async fn respond(pending: Pending) -> Result<FeedbackResponse, Status> {
     })
 }
 
-type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
-
 #[tonic::async_trait]
 impl feedback_service_server::FeedbackService for FeedbackService {
-    type SendFeedbackStream = BoxStream<FeedbackResponse>;
+    type SendFeedbackStream = ResponseStream<FeedbackResponse>;
 
     async fn send_feedback(
         &self,
         request: Request<Streaming<FeedbackRequest>>,
     ) -> Result<Response<Self::SendFeedbackStream>, Status> {
         let store = self.store.clone();
-        let guard = self.streams.open();
         // Requests are validated and queued one after the other (`then`), so they are
         // stored in the order sent; the waits for their commits overlap (`buffered`, up
         // to PIPELINE), and responses come out in request order. A failed read of the
@@ -158,16 +154,11 @@ impl feedback_service_server::FeedbackService for FeedbackService {
                 async move { enqueue(&store, index as u64, request?).await }
             })
             .map(|pending| async move { respond(pending?).await })
-            .buffered(PIPELINE)
-            .map(move |response| {
-                // The guard lives as long as the stream, dropped when it ends or is cancelled.
-                let _ = &guard;
-                response
-            });
-        Ok(Response::new(Box::pin(responses)))
+            .buffered(PIPELINE);
+        Ok(Response::new(Box::pin(self.streams.track(responses))))
     }
 
-    type WatchFeedbackStream = BoxStream<WatchFeedbackEvent>;
+    type WatchFeedbackStream = ResponseStream<WatchFeedbackEvent>;
 
     async fn watch_feedback(
         &self,
@@ -179,9 +170,7 @@ impl feedback_service_server::FeedbackService for FeedbackService {
             replay_after_id,
         } = request.into_inner();
         let query = filters(consumer_id, &sentiment)?;
-        let guard = self.streams.open();
-        let events = self.store.watch(query, replay_after_id).map(move |event| {
-            let _ = &guard;
+        let events = self.store.watch(query, replay_after_id).map(|event| {
             let event = match event.map_err(store_status)? {
                 WatchEvent::Feedback(f) => Event::Feedback(to_proto(&f)),
                 WatchEvent::Lagged {
@@ -194,7 +183,7 @@ impl feedback_service_server::FeedbackService for FeedbackService {
             };
             Ok(WatchFeedbackEvent { event: Some(event) })
         });
-        Ok(Response::new(Box::pin(events)))
+        Ok(Response::new(Box::pin(self.streams.track(events))))
     }
 
     async fn list_feedback(

@@ -1,12 +1,12 @@
 //! `helloworld.Greeter`: unary, server streaming and bidirectional streaming greetings.
 
-use std::{pin::Pin, time::Duration};
+use std::time::Duration;
 
-use futures::Stream;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
+use super::ResponseStream;
 use crate::{
     greeter::{self, NameError},
     proto::helloworld::{HelloReply, HelloRequest, greeter_server::Greeter},
@@ -36,8 +36,6 @@ impl GreeterService {
 fn name_status(err: NameError) -> Status {
     super::invalid_argument("name", err.to_string())
 }
-
-type ReplyStream = Pin<Box<dyn Stream<Item = Result<HelloReply, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl Greeter for GreeterService {
@@ -94,7 +92,7 @@ impl Greeter for GreeterService {
         Ok(Response::new(ReceiverStream::new(rx)))
     }
 
-    type SayHelloBidiStreamStream = ReplyStream;
+    type SayHelloBidiStreamStream = ResponseStream<HelloReply>;
 
     async fn say_hello_bidi_stream(
         &self,

@@ -3,14 +3,12 @@
 //! The messages and the service trait are tonic-health's generated ones; only the
 //! behaviour is ours (see [`crate::health`] for why).
 
-use std::pin::Pin;
-
-use futures::Stream;
 use tonic::{Request, Response, Status};
 use tonic_health::pb::{
     HealthCheckRequest, HealthCheckResponse, health_check_response, health_server::Health,
 };
 
+use super::ResponseStream;
 use crate::{
     health::{HealthRegistry, ServingStatus},
     streams::ActiveStreams,
@@ -61,7 +59,7 @@ impl Health for HealthService {
         }
     }
 
-    type WatchStream = Pin<Box<dyn Stream<Item = Result<HealthCheckResponse, Status>> + Send>>;
+    type WatchStream = ResponseStream<HealthCheckResponse>;
 
     async fn watch(
         &self,

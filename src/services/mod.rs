@@ -9,7 +9,13 @@ pub mod greeter;
 pub mod health;
 pub mod model;
 
+use std::pin::Pin;
+
+use futures::Stream;
 use tonic::{Code, Status};
+
+/// The response stream of a streaming handler: any stream of messages or a status.
+pub(crate) type ResponseStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 use tonic_types::{ErrorDetails, StatusExt};
 
 /// INVALID_ARGUMENT with `message`, plus a `google.rpc.BadRequest` detail whose field

@@ -1,11 +1,11 @@
 //! `model.ModelInference`: Predict, PredictStream, ListModels and GetModelMetadata over
 //! the [`ModelRegistry`].
 
-use std::{pin::Pin, sync::Arc};
+use std::sync::Arc;
 
-use futures::Stream;
 use tonic::{Request, Response, Status, Streaming};
 
+use super::ResponseStream;
 use crate::{
     models::{
         LoadedModel, ModelCard, ModelEntry, ModelError, ModelRegistry, Prediction, TensorSpec,
@@ -140,8 +140,6 @@ fn metadata(id: &str, entry: &ModelEntry) -> ModelMetadataResponse {
     response
 }
 
-type PredictStream = Pin<Box<dyn Stream<Item = Result<PredictStreamResponse, Status>> + Send>>;
-
 #[tonic::async_trait]
 impl ModelInference for ModelService {
     async fn predict(
@@ -153,7 +151,7 @@ impl ModelInference for ModelService {
         ))
     }
 
-    type PredictStreamStream = PredictStream;
+    type PredictStreamStream = ResponseStream<PredictStreamResponse>;
 
     async fn predict_stream(
         &self,

@@ -8,6 +8,9 @@ use std::{
     time::Duration,
 };
 
+use grpc_showcase::proto::feedback::{
+    ListFeedbackRequest, feedback_service_client::FeedbackServiceClient,
+};
 use grpc_showcase::{
     health::HealthRegistry,
     server::{Server, Settings},
@@ -160,6 +163,35 @@ pub async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
             "timed out waiting for: {what}"
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Every stored feedback, through ListFeedback pages of `page_size`.
+pub async fn list_all(
+    client: &mut FeedbackServiceClient<Channel>,
+    page_size: u32,
+) -> Vec<(i64, String, String)> {
+    let mut all = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = client
+            .list_feedback(ListFeedbackRequest {
+                page_size,
+                page_token,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        all.extend(
+            page.feedback
+                .into_iter()
+                .map(|f| (f.id, f.consumer_id, f.feedback)),
+        );
+        if page.next_page_token.is_empty() {
+            return all;
+        }
+        page_token = page.next_page_token;
     }
 }
 
