@@ -4,11 +4,12 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::{Parser, ValueEnum};
 
-use crate::server::Settings;
+use crate::{server::Settings, video::Limits};
 
 /// One gRPC server hosting the classic demo services on one port: helloworld.Greeter,
 /// calculator.Calculator, model.ModelInference, fraud_detection.FraudDetectionService,
-/// feedback.FeedbackService, grpc.health.v1.Health and server reflection (v1 and v1alpha).
+/// feedback.FeedbackService, video.VideoProcessing, grpc.health.v1.Health and server
+/// reflection (v1 and v1alpha).
 ///
 /// Explore it with grpcurl:  grpcurl -plaintext localhost:50051 list
 #[derive(Debug, Clone, Parser)]
@@ -60,6 +61,19 @@ pub struct Config {
     /// directory.
     #[arg(long, env = "GRPC_SHOWCASE_DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,
+
+    /// The largest video frame the video service accepts, in pixels (width x height);
+    /// the default is 4K UHD, 3840 x 2160. A JPEG or PNG frame is checked from its
+    /// header, before it is decoded. A larger frame gets RESOURCE_EXHAUSTED.
+    #[arg(long, env = "GRPC_SHOWCASE_MAX_FRAME_PIXELS", default_value_t = 3840 * 2160)]
+    pub max_frame_pixels: u64,
+
+    /// The largest video frame the video service accepts, in bytes of frame data; the
+    /// default, 32 MiB, holds a raw 4K RGB frame (24.9 MB). The video service's message
+    /// limit is this plus 1 KiB, instead of --max-message-size. Clients need a
+    /// matching limit for the processed frames they receive.
+    #[arg(long, env = "GRPC_SHOWCASE_MAX_FRAME_BYTES", default_value_t = 32 * 1024 * 1024)]
+    pub max_frame_bytes: usize,
 }
 
 /// The log output format.
@@ -80,6 +94,10 @@ impl Config {
             models_dir: self.models_dir.clone(),
             fraud_model: self.fraud_model.clone(),
             data_dir: self.data_dir.clone(),
+            frame_limits: Limits {
+                max_pixels: self.max_frame_pixels,
+                max_bytes: self.max_frame_bytes,
+            },
             ..Settings::default()
         }
     }
@@ -95,6 +113,7 @@ mod tests {
         assert_eq!(config.listen, "127.0.0.1:50051".parse().unwrap());
         assert_eq!(config.settings().shutdown_grace, Duration::from_secs(10));
         assert_eq!(config.settings().max_message_size, 4 * 1024 * 1024);
+        assert_eq!(config.settings().frame_limits, Limits::default());
     }
 
     #[test]
@@ -109,11 +128,22 @@ mod tests {
             "1024",
             "--log-format",
             "json",
+            "--max-frame-pixels",
+            "307200",
+            "--max-frame-bytes",
+            "1000000",
         ]);
         assert_eq!(config.listen.port(), 6000);
         assert_eq!(config.shutdown_grace, Duration::from_millis(1500));
         assert_eq!(config.max_message_size, 1024);
         assert_eq!(config.log_format, LogFormat::Json);
+        assert_eq!(
+            config.settings().frame_limits,
+            Limits {
+                max_pixels: 640 * 480,
+                max_bytes: 1_000_000
+            }
+        );
     }
 
     #[test]

@@ -28,6 +28,11 @@ pub mod feedback {
     tonic::include_proto!("feedback");
 }
 
+/// `proto/video.proto`: image filters on streams of video frames.
+pub mod video {
+    tonic::include_proto!("video");
+}
+
 /// The encoded `FileDescriptorSet` of every file under `proto/`, with source info kept,
 /// so that reflection clients (`grpcurl describe`) see the proto comments.
 pub const FILE_DESCRIPTOR_SET: &[u8] =

@@ -7,7 +7,8 @@
 //! 2. [`deadline::DeadlineLayer`], which ends calls whose `grpc-timeout` passes with
 //!    DEADLINE_EXCEEDED;
 //! 3. [`message_limit::MessageLimitLayer`], which refuses request messages over
-//!    [`Settings::max_message_size`] with RESOURCE_EXHAUSTED;
+//!    [`Settings::max_message_size`] (for the video service, over
+//!    [`video_message_limit`]) with RESOURCE_EXHAUSTED;
 //! 4. tonic's `Routes`, which dispatch on the `/package.Service/Method` path.
 //!
 //! Why our own accept loop rather than `tonic::transport::Server`: the latter always
@@ -46,12 +47,14 @@ use crate::{
         fraud_detection::fraud_detection_service_server::FraudDetectionServiceServer,
         helloworld::greeter_server::GreeterServer,
         model::model_inference_server::ModelInferenceServer,
+        video::video_processing_server::VideoProcessingServer,
     },
     services::{
         calculator::CalculatorService, feedback::FeedbackService, fraud_detection::FraudService,
-        greeter::GreeterService, health::HealthService, model::ModelService,
+        greeter::GreeterService, health::HealthService, model::ModelService, video::VideoService,
     },
     streams::ActiveStreams,
+    video::Limits,
 };
 
 /// How the server behaves, independent of where it listens.
@@ -74,12 +77,26 @@ pub struct Settings {
     /// How many feedbacks a WatchFeedback watcher may fall behind before it is told it
     /// lagged.
     pub feedback_watch_buffer: usize,
+    /// The largest video frames accepted. The video service's message limit follows
+    /// from [`Limits::max_bytes`] (see [`video_message_limit`]), not from
+    /// `max_message_size`: a raw 1080p RGB frame (6.2 MB) is over tonic's 4 MiB default.
+    pub frame_limits: Limits,
 }
+
+/// The largest message of the video service, in bytes: a frame's data plus room for
+/// its other fields.
+pub fn video_message_limit(limits: &Limits) -> usize {
+    limits.max_bytes.saturating_add(FRAME_MESSAGE_OVERHEAD)
+}
+
+/// Bytes of a frame message besides its data (numbers, tags, lengths: under 64 in
+/// practice).
+const FRAME_MESSAGE_OVERHEAD: usize = 1024;
 
 impl Default for Settings {
     /// 4 MiB messages (tonic's own default), 10 s of grace, 200 ms between greetings,
     /// models from `./models`, the fraud model `fraud`, feedback in `./data`, watchers
-    /// 1024 feedbacks of slack.
+    /// 1024 feedbacks of slack, frames up to 4K UHD and 32 MiB ([`Limits::default`]).
     fn default() -> Self {
         Self {
             max_message_size: 4 * 1024 * 1024,
@@ -89,6 +106,7 @@ impl Default for Settings {
             fraud_model: "fraud".to_owned(),
             data_dir: PathBuf::from("data"),
             feedback_watch_buffer: 1024,
+            frame_limits: Limits::default(),
         }
     }
 }
@@ -223,9 +241,19 @@ impl Server {
         let (routes, names) = routes(&settings, &health, &streams, &models, feedback)?;
         let service = ServiceBuilder::new()
             .layer(deadline::DeadlineLayer)
-            .layer(message_limit::MessageLimitLayer {
-                limit: settings.max_message_size,
-            })
+            .layer(message_limit::MessageLimitLayer::new(
+                message_limit::Limit {
+                    bytes: settings.max_message_size,
+                    setting: "--max-message-size",
+                },
+                [(
+                    name_of_type::<VideoProcessingServer<VideoService>>(),
+                    message_limit::Limit {
+                        bytes: video_message_limit(&settings.frame_limits),
+                        setting: "--max-frame-bytes",
+                    },
+                )],
+            ))
             .service(routes);
 
         let mut http = auto::Builder::new(TokioExecutor::new());
@@ -354,6 +382,11 @@ fn routes(
     let feedback = FeedbackServiceServer::new(FeedbackService::new(feedback, streams.clone()))
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);
+    let video_limit = video_message_limit(&settings.frame_limits);
+    let video =
+        VideoProcessingServer::new(VideoService::new(settings.frame_limits, streams.clone()))
+            .max_decoding_message_size(video_limit)
+            .max_encoding_message_size(video_limit);
     let health_service = tonic_health::pb::health_server::HealthServer::new(HealthService::new(
         health.clone(),
         streams.clone(),
@@ -388,6 +421,7 @@ fn routes(
         name_of(&model),
         name_of(&fraud),
         name_of(&feedback),
+        name_of(&video),
         name_of(&health_service),
         name_of(&reflection_v1),
         name_of(&reflection_v1alpha),
@@ -398,6 +432,7 @@ fn routes(
         .add_service(model)
         .add_service(fraud)
         .add_service(feedback)
+        .add_service(video)
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -407,6 +442,10 @@ fn routes(
 }
 
 fn name_of<S: NamedService>(_: &S) -> String {
+    name_of_type::<S>()
+}
+
+fn name_of_type<S: NamedService>() -> String {
     S::NAME.to_owned()
 }
 

@@ -22,7 +22,7 @@ use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus as Pb, health_client::HealthClient,
 };
 
-const SERVICES: [&str; 8] = [
+const SERVICES: [&str; 9] = [
     "calculator.Calculator",
     "feedback.FeedbackService",
     "fraud_detection.FraudDetectionService",
@@ -31,6 +31,7 @@ const SERVICES: [&str; 8] = [
     "grpc.reflection.v1alpha.ServerReflection",
     "helloworld.Greeter",
     "model.ModelInference",
+    "video.VideoProcessing",
 ];
 
 fn check(service: &str) -> HealthCheckRequest {

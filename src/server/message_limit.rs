@@ -12,6 +12,7 @@
 
 use std::{
     pin::Pin,
+    sync::Arc,
     task::{Context, Poll, ready},
 };
 
@@ -25,11 +26,45 @@ use tower::{Layer, Service};
 /// The length of a gRPC message prefix: compressed flag and 32-bit length.
 const PREFIX_LEN: usize = 5;
 
-/// A [`Layer`] that applies [`MessageLimit`].
-#[derive(Debug, Clone, Copy)]
+/// The largest request message accepted on a path, and the setting that sets it (named
+/// in the error message so that the caller knows what to change).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit {
+    /// Bytes, as sent (compressed if the message is).
+    pub bytes: usize,
+    /// The server flag that sets it, for example `--max-message-size`.
+    pub setting: &'static str,
+}
+
+/// A [`Layer`] that applies [`MessageLimit`]: one limit for every service, and other
+/// limits for named services (the video service takes frames larger than other messages).
+#[derive(Debug, Clone)]
 pub struct MessageLimitLayer {
-    /// The largest request message accepted, in bytes (as sent: compressed if it is).
-    pub limit: usize,
+    default: Limit,
+    /// (path prefix `/package.Service/`, limit), searched in order.
+    services: Arc<[(String, Limit)]>,
+}
+
+impl MessageLimitLayer {
+    /// `default` for every service without a limit of its own in `services`, given as
+    /// (full service name such as `video.VideoProcessing`, limit).
+    pub fn new(default: Limit, services: impl IntoIterator<Item = (String, Limit)>) -> Self {
+        Self {
+            default,
+            services: services
+                .into_iter()
+                .map(|(name, limit)| (format!("/{name}/"), limit))
+                .collect(),
+        }
+    }
+
+    /// The limit on requests to `path` (`/package.Service/Method`).
+    pub fn limit_for(&self, path: &str) -> Limit {
+        self.services
+            .iter()
+            .find(|(prefix, _)| path.starts_with(prefix.as_str()))
+            .map_or(self.default, |(_, limit)| *limit)
+    }
 }
 
 impl<S> Layer<S> for MessageLimitLayer {
@@ -38,16 +73,16 @@ impl<S> Layer<S> for MessageLimitLayer {
     fn layer(&self, inner: S) -> MessageLimit<S> {
         MessageLimit {
             inner,
-            limit: self.limit,
+            limits: self.clone(),
         }
     }
 }
 
-/// Ends a request whose messages exceed `limit` bytes with RESOURCE_EXHAUSTED.
+/// Ends a request whose messages exceed its path's limit with RESOURCE_EXHAUSTED.
 #[derive(Debug, Clone)]
 pub struct MessageLimit<S> {
     inner: S,
-    limit: usize,
+    limits: MessageLimitLayer,
 }
 
 impl<S, B> Service<Request<B>> for MessageLimit<S>
@@ -69,7 +104,7 @@ where
             .headers()
             .get(CONTENT_TYPE)
             .is_some_and(|value| value.as_bytes().starts_with(b"application/grpc"));
-        let limit = self.limit;
+        let limit = self.limits.limit_for(request.uri().path());
         let request = request.map(|body| {
             if is_grpc {
                 Body::new(LimitedBody {
@@ -89,7 +124,7 @@ where
 /// Follows the message boundaries of a gRPC body, one chunk at a time.
 #[derive(Debug)]
 struct PrefixScanner {
-    limit: usize,
+    limit: Limit,
     prefix: [u8; PREFIX_LEN],
     /// How many bytes of the current prefix have been seen.
     prefix_len: usize,
@@ -98,7 +133,7 @@ struct PrefixScanner {
 }
 
 impl PrefixScanner {
-    fn new(limit: usize) -> Self {
+    fn new(limit: Limit) -> Self {
         Self {
             limit,
             prefix: [0; PREFIX_LEN],
@@ -127,7 +162,7 @@ impl PrefixScanner {
                 self.prefix_len = 0;
                 let [_, a, b, c, d] = self.prefix;
                 let length = u32::from_be_bytes([a, b, c, d]) as usize;
-                if length > self.limit {
+                if length > self.limit.bytes {
                     return Err(Oversized {
                         length,
                         prefix_start: at.saturating_sub(PREFIX_LEN),
@@ -194,8 +229,8 @@ where
         };
         let status = Status::resource_exhausted(format!(
             "request message is {} bytes; this server accepts at most {} bytes per \
-             message (--max-message-size)",
-            oversized.length, this.scanner.limit
+             message here ({})",
+            oversized.length, this.scanner.limit.bytes, this.scanner.limit.setting
         ));
         if oversized.prefix_start == 0 {
             *this.failed = true;
@@ -253,7 +288,10 @@ mod tests {
             .collect();
         let mut limited = Box::pin(LimitedBody {
             inner: Chunks(chunks),
-            scanner: PrefixScanner::new(limit),
+            scanner: PrefixScanner::new(Limit {
+                bytes: limit,
+                setting: "--test-limit",
+            }),
             pending: None,
             failed: false,
         });
@@ -307,5 +345,27 @@ mod tests {
         let (delivered, error) = deliver(&prefix, PREFIX_LEN, 10);
         assert!(delivered.is_empty());
         assert!(error.unwrap().message().contains("1073741824 bytes"));
+    }
+
+    #[test]
+    fn a_service_may_have_its_own_limit() {
+        let default = Limit {
+            bytes: 10,
+            setting: "--max-message-size",
+        };
+        let video = Limit {
+            bytes: 1000,
+            setting: "--max-frame-bytes",
+        };
+        let layer = MessageLimitLayer::new(default, [("video.VideoProcessing".to_owned(), video)]);
+        assert_eq!(
+            layer.limit_for("/video.VideoProcessing/ProcessFrames"),
+            video
+        );
+        assert_eq!(
+            layer.limit_for("/video.VideoProcessingX/ProcessFrames"),
+            default
+        );
+        assert_eq!(layer.limit_for("/helloworld.Greeter/SayHello"), default);
     }
 }

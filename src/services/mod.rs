@@ -8,6 +8,7 @@ pub mod fraud_detection;
 pub mod greeter;
 pub mod health;
 pub mod model;
+pub mod video;
 
 use std::pin::Pin;
 

@@ -1,5 +1,5 @@
-//! Video frames and image filters: the domain of the video service (issue 5; the gRPC
-//! service, the example client and the .mp4 path come next).
+//! Video frames and image filters: the domain of `video.VideoProcessing`
+//! (`src/services/video.rs` is its gRPC adapter).
 //!
 //! A [`Frame`] carries one picture, JPEG, PNG or raw (8-bit gray or RGB, row by row).
 //! [`decode`] checks its size against [`Limits`] before any pixel is decoded: a JPEG or
@@ -135,12 +135,13 @@ fn check_pixels(width: u32, height: u32, limits: &Limits) -> Result<(), FrameErr
     Ok(())
 }
 
-/// Decodes `frame`, refusing it by its size before decoding any pixel.
+/// Decodes `frame`, refusing it by its size before decoding any pixel. A raw frame's
+/// bytes become the picture's buffer without a copy.
 ///
 /// # Errors
 /// [`FrameError`]: over a limit, empty, a raw frame of the wrong length, or bytes that
 /// do not decode.
-pub fn decode(frame: &Frame, limits: &Limits) -> Result<DynamicImage, FrameError> {
+pub fn decode(frame: Frame, limits: &Limits) -> Result<DynamicImage, FrameError> {
     if frame.data.len() > limits.max_bytes {
         return Err(FrameError::TooManyBytes {
             bytes: frame.data.len(),
@@ -161,13 +162,13 @@ pub fn decode(frame: &Frame, limits: &Limits) -> Result<DynamicImage, FrameError
     match frame.encoding {
         Encoding::Gray8 => {
             raw(1)?;
-            GrayImage::from_raw(frame.width, frame.height, frame.data.clone())
+            GrayImage::from_raw(frame.width, frame.height, frame.data)
                 .map(DynamicImage::ImageLuma8)
                 .ok_or_else(|| FrameError::Undecodable("buffer size".into()))
         }
         Encoding::Rgb8 => {
             raw(3)?;
-            RgbImage::from_raw(frame.width, frame.height, frame.data.clone())
+            RgbImage::from_raw(frame.width, frame.height, frame.data)
                 .map(DynamicImage::ImageRgb8)
                 .ok_or_else(|| FrameError::Undecodable("buffer size".into()))
         }
@@ -269,8 +270,8 @@ pub fn filters() -> Vec<FilterSpec> {
             params: vec![param("sigma", 0.1, 50.0, 2.0, "standard deviation, pixels")],
         },
         FilterSpec {
-            name: "canny",
-            description: "Canny edges, white on black (imageproc::edges::canny)",
+            name: "edges",
+            description: "Canny edges (Canny 1986), white on black (imageproc::edges::canny)",
             params: vec![
                 param(
                     "low",
@@ -324,7 +325,8 @@ pub enum Filter {
         /// Standard deviation, pixels (> 0).
         sigma: f32,
     },
-    /// Canny edges.
+    /// Canny edges (J. Canny, "A Computational Approach to Edge Detection", IEEE PAMI
+    /// 1986), as imageproc computes them.
     Canny {
         /// Low hysteresis threshold, gradient magnitude.
         low: f32,
@@ -413,12 +415,12 @@ pub fn parse_filter(name: &str, params: &BTreeMap<String, f64>) -> Result<Filter
         "gaussian_blur" => Filter::GaussianBlur {
             sigma: value("sigma")? as f32,
         },
-        "canny" => {
+        "edges" => {
             let (low, high) = (value("low")?, value("high")?);
             if low > high {
                 return Err(FilterError {
                     field: "params",
-                    message: format!("canny.low ({low}) must not exceed canny.high ({high})"),
+                    message: format!("edges.low ({low}) must not exceed edges.high ({high})"),
                 });
             }
             Filter::Canny {
@@ -437,6 +439,57 @@ pub fn parse_filter(name: &str, params: &BTreeMap<String, f64>) -> Result<Filter
         },
         _ => unreachable!("every spec has a case"),
     })
+}
+
+impl Filter {
+    /// True when a frame's result depends on the frames before it (motion): such a
+    /// stream must be processed one frame at a time, in order. Every other filter
+    /// works on each frame alone, so frames may be processed in parallel.
+    pub fn is_sequential(&self) -> bool {
+        matches!(self, Filter::Motion { .. })
+    }
+
+    /// Checks that the filter's output fits `limits` (a resize may ask for more pixels
+    /// than a frame may have).
+    ///
+    /// # Errors
+    /// [`FilterError`] on `params` when the output would be over `limits.max_pixels`.
+    pub fn check_limits(&self, limits: &Limits) -> Result<(), FilterError> {
+        if let Filter::Resize { width, height } = *self {
+            let pixels = u64::from(width) * u64::from(height);
+            if pixels > limits.max_pixels {
+                return Err(FilterError {
+                    field: "params",
+                    message: format!(
+                        "resize to {width} x {height} = {pixels} pixels; frames may have at most {}",
+                        limits.max_pixels
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The encoding of a processed frame: `requested` when given; otherwise the input's
+/// own encoding (JPEG stays JPEG, PNG stays PNG), and for a raw input, [`Encoding::Gray8`]
+/// when the processed picture is gray and [`Encoding::Rgb8`] when it has colour.
+pub fn output_encoding(
+    requested: Option<Encoding>,
+    input: Encoding,
+    processed: &DynamicImage,
+) -> Encoding {
+    match (requested, input) {
+        (Some(encoding), _) => encoding,
+        (None, Encoding::Jpeg | Encoding::Png) => input,
+        (None, Encoding::Gray8 | Encoding::Rgb8) => {
+            if processed.color().has_color() {
+                Encoding::Rgb8
+            } else {
+                Encoding::Gray8
+            }
+        }
+    }
 }
 
 /// Applies one filter to the frames of one stream, in order.
@@ -531,16 +584,16 @@ mod tests {
     fn every_encoding_round_trips() {
         let picture = DynamicImage::ImageRgb8(gradient(24, 16));
         for encoding in [Encoding::Png, Encoding::Rgb8] {
-            let decoded = decode(&frame_of(&picture, encoding), &Limits::default()).unwrap();
+            let decoded = decode(frame_of(&picture, encoding), &Limits::default()).unwrap();
             assert_eq!(
                 decoded.to_rgb8(),
                 picture.to_rgb8(),
                 "{encoding:?} is lossless"
             );
         }
-        let gray = decode(&frame_of(&picture, Encoding::Gray8), &Limits::default()).unwrap();
+        let gray = decode(frame_of(&picture, Encoding::Gray8), &Limits::default()).unwrap();
         assert_eq!(gray.to_luma8(), picture.to_luma8());
-        let jpeg = decode(&frame_of(&picture, Encoding::Jpeg), &Limits::default()).unwrap();
+        let jpeg = decode(frame_of(&picture, Encoding::Jpeg), &Limits::default()).unwrap();
         assert_eq!(jpeg.dimensions_tuple(), (24, 16));
     }
 
@@ -566,30 +619,30 @@ mod tests {
             data: vec![0; len],
         };
         assert_eq!(
-            decode(&raw(0, 10, 0, Encoding::Gray8), &limits),
+            decode(raw(0, 10, 0, Encoding::Gray8), &limits),
             Err(FrameError::EmptyPicture)
         );
         assert_eq!(
-            decode(&raw(10, 10, 99, Encoding::Gray8), &limits),
+            decode(raw(10, 10, 99, Encoding::Gray8), &limits),
             Err(FrameError::WrongLength {
                 len: 99,
                 expected: 100
             })
         );
         assert_eq!(
-            decode(&raw(10, 10, 100, Encoding::Rgb8), &limits),
+            decode(raw(10, 10, 100, Encoding::Rgb8), &limits),
             Err(FrameError::WrongLength {
                 len: 100,
                 expected: 300
             })
         );
         assert!(
-            decode(&raw(200, 100, 20_000, Encoding::Gray8), &limits)
+            decode(raw(200, 100, 20_000, Encoding::Gray8), &limits)
                 .unwrap_err()
                 .is_size_limit()
         );
         assert!(
-            decode(&raw(10, 10, 200_000, Encoding::Gray8), &limits)
+            decode(raw(10, 10, 200_000, Encoding::Gray8), &limits)
                 .unwrap_err()
                 .is_size_limit()
         );
@@ -600,7 +653,7 @@ mod tests {
             data: b"not a jpeg".to_vec(),
         };
         assert!(matches!(
-            decode(&garbage, &limits),
+            decode(garbage, &limits),
             Err(FrameError::Undecodable(_))
         ));
     }
@@ -640,7 +693,7 @@ mod tests {
             encoding: Encoding::Png,
             data: png,
         };
-        let err = decode(&frame, &Limits::default()).unwrap_err();
+        let err = decode(frame, &Limits::default()).unwrap_err();
         assert_eq!(
             err,
             FrameError::TooManyPixels {
@@ -704,6 +757,41 @@ mod tests {
     }
 
     #[test]
+    fn output_encoding_follows_the_input_unless_asked() {
+        let gray = DynamicImage::ImageLuma8(GrayImage::new(2, 2));
+        let rgb = DynamicImage::ImageRgb8(RgbImage::new(2, 2));
+        assert_eq!(
+            output_encoding(None, Encoding::Rgb8, &gray),
+            Encoding::Gray8
+        );
+        assert_eq!(output_encoding(None, Encoding::Gray8, &rgb), Encoding::Rgb8);
+        assert_eq!(output_encoding(None, Encoding::Jpeg, &gray), Encoding::Jpeg);
+        assert_eq!(
+            output_encoding(Some(Encoding::Png), Encoding::Rgb8, &gray),
+            Encoding::Png
+        );
+        let limits = Limits::default();
+        assert!(
+            Filter::Resize {
+                width: 3840,
+                height: 2160
+            }
+            .check_limits(&limits)
+            .is_ok()
+        );
+        let err = Filter::Resize {
+            width: 7680,
+            height: 4320,
+        }
+        .check_limits(&limits)
+        .unwrap_err();
+        assert_eq!(err.field, "params");
+        assert!(err.message.contains("33177600 pixels"), "{err}");
+        assert!(Filter::Motion { threshold: 1 }.is_sequential());
+        assert!(!Filter::Sobel.is_sequential());
+    }
+
+    #[test]
     fn filter_configuration_is_checked() {
         let none = BTreeMap::new();
         assert_eq!(parse_filter("invert", &none), Ok(Filter::Invert));
@@ -735,7 +823,7 @@ mod tests {
         );
         let canny = BTreeMap::from([("low".to_owned(), 90.0), ("high".to_owned(), 10.0)]);
         assert!(
-            parse_filter("canny", &canny)
+            parse_filter("edges", &canny)
                 .unwrap_err()
                 .message
                 .contains("must not exceed")

@@ -1,0 +1,286 @@
+//! `video.VideoProcessing`: ListFilters and ProcessFrames over the [`crate::video`]
+//! filters.
+//!
+//! ProcessFrames reads the stream's config, then maps each frame message to a job on
+//! tokio's blocking pool (decode, filter, encode) and yields the results with
+//! `buffered(n)`: up to `n` frames are processed at once and the replies keep the
+//! order of the frames. `buffered` pulls a new frame only when a reply has been taken,
+//! and tonic takes a reply only when HTTP/2 flow control lets it send: a client that
+//! stops reading soon stops the server from reading its frames too.
+
+use std::{
+    collections::BTreeMap,
+    num::NonZeroUsize,
+    sync::{Arc, Mutex},
+    time::Instant,
+};
+
+use futures::StreamExt;
+use tonic::{Request, Response, Status, Streaming};
+
+use super::ResponseStream;
+use crate::{
+    proto::video::{
+        self as pb, FilterInfo, FilterParam, ListFiltersRequest, ListFiltersResponse,
+        ProcessFramesRequest, ProcessFramesResponse, StreamConfig, process_frames_request::Message,
+        video_processing_server,
+    },
+    streams::ActiveStreams,
+    video::{self, Encoding, Filter, FrameError, Limits, Processor},
+};
+
+/// JPEG quality when the config gives none (0).
+const DEFAULT_JPEG_QUALITY: u8 = 85;
+
+/// The video service.
+#[derive(Debug, Clone)]
+pub struct VideoService {
+    /// The largest frames accepted.
+    limits: Limits,
+    /// How many frames of one stream may be processed at once.
+    parallelism: usize,
+    /// Counts the ProcessFrames streams in progress.
+    streams: ActiveStreams,
+}
+
+impl VideoService {
+    /// A video service accepting frames within `limits`, processing up to one frame
+    /// per CPU of each stream at once.
+    pub fn new(limits: Limits, streams: ActiveStreams) -> Self {
+        let parallelism = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
+        Self {
+            limits,
+            parallelism,
+            streams,
+        }
+    }
+}
+
+fn encoding_from_proto(value: i32) -> Option<Encoding> {
+    match pb::Encoding::try_from(value).ok()? {
+        pb::Encoding::Unspecified => None,
+        pb::Encoding::Jpeg => Some(Encoding::Jpeg),
+        pb::Encoding::Png => Some(Encoding::Png),
+        pb::Encoding::Gray8 => Some(Encoding::Gray8),
+        pb::Encoding::Rgb8 => Some(Encoding::Rgb8),
+    }
+}
+
+fn encoding_to_proto(encoding: Encoding) -> pb::Encoding {
+    match encoding {
+        Encoding::Jpeg => pb::Encoding::Jpeg,
+        Encoding::Png => pb::Encoding::Png,
+        Encoding::Gray8 => pb::Encoding::Gray8,
+        Encoding::Rgb8 => pb::Encoding::Rgb8,
+    }
+}
+
+/// How every frame of one stream is processed, from its config message.
+#[derive(Debug)]
+struct Job {
+    filter: Filter,
+    /// Shared by the frames of a sequential (motion) stream; each frame of another
+    /// stream gets its own.
+    sequential: Option<Mutex<Processor>>,
+    output: Option<Encoding>,
+    jpeg_quality: u8,
+    limits: Limits,
+}
+
+impl Job {
+    /// The job a config message asks for; INVALID_ARGUMENT naming the field at fault.
+    fn from_config(config: StreamConfig, limits: Limits) -> Result<Self, Status> {
+        let params: BTreeMap<String, f64> = config.params.into_iter().collect();
+        let filter = video::parse_filter(&config.filter, &params)
+            .and_then(|filter| filter.check_limits(&limits).map(|()| filter))
+            .map_err(|err| {
+                super::invalid_argument(&format!("config.{}", err.field), err.message)
+            })?;
+        let output = match config.output_encoding {
+            0 => None,
+            value => Some(encoding_from_proto(value).ok_or_else(|| {
+                super::invalid_argument(
+                    "config.output_encoding",
+                    format!("unknown output encoding {value}"),
+                )
+            })?),
+        };
+        let jpeg_quality = match config.jpeg_quality {
+            0 => DEFAULT_JPEG_QUALITY,
+            q @ 1..=100 => q as u8,
+            q => {
+                return Err(super::invalid_argument(
+                    "config.jpeg_quality",
+                    format!("jpeg_quality is {q}; it must be 1 to 100, or 0 for 85"),
+                ));
+            }
+        };
+        Ok(Self {
+            filter,
+            sequential: filter
+                .is_sequential()
+                .then(|| Mutex::new(Processor::new(filter))),
+            output,
+            jpeg_quality,
+            limits,
+        })
+    }
+
+    /// Decodes, filters and encodes one frame (CPU work: run it on the blocking pool).
+    fn run(&self, frame: pb::Frame) -> Result<ProcessFramesResponse, Status> {
+        let started = Instant::now();
+        let sequence_number = frame.sequence_number;
+        let input = encoding_from_proto(frame.encoding).ok_or_else(|| {
+            super::invalid_argument(
+                "frame.encoding",
+                format!(
+                    "frame {sequence_number}: encoding {} is not one of ENCODING_JPEG, \
+                     ENCODING_PNG, ENCODING_GRAY8, ENCODING_RGB8",
+                    frame.encoding
+                ),
+            )
+        })?;
+        let picture = video::decode(
+            video::Frame {
+                width: frame.width,
+                height: frame.height,
+                encoding: input,
+                data: frame.data,
+            },
+            &self.limits,
+        )
+        .map_err(|err| frame_status(sequence_number, &err))?;
+        let processed = match &self.sequential {
+            Some(processor) => processor
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .process(&picture),
+            None => Processor::new(self.filter).process(&picture),
+        };
+        drop(picture);
+        let encoding = video::output_encoding(self.output, input, &processed);
+        let data = video::encode(&processed, encoding, self.jpeg_quality).map_err(|err| {
+            Status::internal(format!("frame {sequence_number}: encoding failed: {err}"))
+        })?;
+        Ok(ProcessFramesResponse {
+            frame: Some(pb::Frame {
+                sequence_number,
+                presentation_timestamp_us: frame.presentation_timestamp_us,
+                width: processed.width(),
+                height: processed.height(),
+                encoding: encoding_to_proto(encoding).into(),
+                data,
+            }),
+            processing_time_us: started.elapsed().as_micros() as u64,
+        })
+    }
+}
+
+/// RESOURCE_EXHAUSTED for a frame over a limit, INVALID_ARGUMENT (naming the field)
+/// for a malformed one.
+fn frame_status(sequence_number: u64, err: &FrameError) -> Status {
+    let message = format!("frame {sequence_number}: {err}");
+    if err.is_size_limit() {
+        return Status::resource_exhausted(message);
+    }
+    let field = match err {
+        FrameError::EmptyPicture => "frame.width",
+        _ => "frame.data",
+    };
+    super::invalid_argument(field, message)
+}
+
+fn filter_info(spec: video::FilterSpec) -> FilterInfo {
+    FilterInfo {
+        name: spec.name.to_owned(),
+        description: spec.description.to_owned(),
+        params: spec
+            .params
+            .into_iter()
+            .map(|p| FilterParam {
+                name: p.name.to_owned(),
+                min: p.min,
+                max: p.max,
+                default: p.default,
+                description: p.description.to_owned(),
+            })
+            .collect(),
+    }
+}
+
+#[tonic::async_trait]
+impl video_processing_server::VideoProcessing for VideoService {
+    async fn list_filters(
+        &self,
+        _request: Request<ListFiltersRequest>,
+    ) -> Result<Response<ListFiltersResponse>, Status> {
+        Ok(Response::new(ListFiltersResponse {
+            filters: video::filters().into_iter().map(filter_info).collect(),
+            max_frame_pixels: self.limits.max_pixels,
+            max_frame_bytes: self.limits.max_bytes as u64,
+        }))
+    }
+
+    type ProcessFramesStream = ResponseStream<ProcessFramesResponse>;
+
+    async fn process_frames(
+        &self,
+        request: Request<Streaming<ProcessFramesRequest>>,
+    ) -> Result<Response<Self::ProcessFramesStream>, Status> {
+        let mut input = request.into_inner();
+        let config = match input.message().await? {
+            // The client closed its side without sending anything: nothing to do.
+            None => return Ok(Response::new(Box::pin(futures::stream::empty()))),
+            Some(ProcessFramesRequest {
+                message: Some(Message::Config(config)),
+            }) => config,
+            Some(_) => {
+                return Err(super::invalid_argument(
+                    "config",
+                    "the first message of a ProcessFrames stream must be its config; \
+                     frames come after it"
+                        .to_owned(),
+                ));
+            }
+        };
+        let job = Arc::new(Job::from_config(config, self.limits)?);
+        let parallelism = if job.filter.is_sequential() {
+            1
+        } else {
+            self.parallelism
+        };
+        let replies = input
+            .map(move |message| {
+                let job = Arc::clone(&job);
+                async move {
+                    match message?.message {
+                        Some(Message::Frame(frame)) => {
+                            tokio::task::spawn_blocking(move || job.run(frame))
+                                .await
+                                .map_err(|err| {
+                                    Status::internal(format!("frame processing failed: {err}"))
+                                })?
+                        }
+                        Some(Message::Config(_)) => Err(super::invalid_argument(
+                            "config",
+                            "a ProcessFrames stream has one config, its first message".to_owned(),
+                        )),
+                        None => Err(super::invalid_argument(
+                            "message",
+                            "a message with neither config nor frame".to_owned(),
+                        )),
+                    }
+                }
+            })
+            .buffered(parallelism);
+        // The first error ends the stream, after the replies to the frames before it.
+        let replies = replies.scan(false, |failed, reply| {
+            let next = (!*failed).then(|| {
+                *failed = reply.is_err();
+                reply
+            });
+            futures::future::ready(next)
+        });
+        Ok(Response::new(Box::pin(self.streams.track(replies))))
+    }
+}
