@@ -16,6 +16,14 @@
 //! ```text
 //! cargo run --release --example load -- --rpc feedback --concurrency 16 --window 32
 //! ```
+//!
+//! `--rpc video` does the same with ProcessFrames: one stream per `--concurrency`, a
+//! config, then one real photo scaled to `--width` x `--height`, `--window` frames in
+//! flight; the rate is processed frames per second, end to end:
+//!
+//! ```text
+//! cargo run --release --example load -- --rpc video --filter edges --width 1280 --height 720 --concurrency 1 --window 4
+//! ```
 
 use std::{
     collections::BTreeMap,
@@ -26,12 +34,16 @@ use std::{
 
 use clap::{Parser, ValueEnum};
 use grpc_showcase::proto::{
-    feedback::{FeedbackRequest, feedback_service_client::FeedbackServiceClient},
+    feedback::{FeedbackRequest, FeedbackResponse, feedback_service_client::FeedbackServiceClient},
     fraud_detection::{
         PredictionRequest, fraud_detection_service_client::FraudDetectionServiceClient,
     },
     helloworld::{HelloRequest, greeter_client::GreeterClient},
     model::{PredictRequest, model_inference_client::ModelInferenceClient},
+    video::{
+        Encoding, Frame, ProcessFramesRequest, ProcessFramesResponse, StreamConfig,
+        process_frames_request::Message, video_processing_client::VideoProcessingClient,
+    },
 };
 use hdrhistogram::Histogram;
 use tonic::transport::Channel;
@@ -73,6 +85,32 @@ struct Args {
     /// Where the models' reference inputs are.
     #[arg(long, default_value = "models")]
     models_dir: PathBuf,
+    /// For `video`: the filter.
+    #[arg(long, default_value = "edges")]
+    filter: String,
+    /// For `video`: a filter parameter as name=value (repeatable).
+    #[arg(long = "param")]
+    params: Vec<String>,
+    /// For `video`: frame width, pixels.
+    #[arg(long, default_value_t = 640)]
+    width: u32,
+    /// For `video`: frame height, pixels.
+    #[arg(long, default_value_t = 480)]
+    height: u32,
+    /// For `video`: how frames travel (replies come back the same way).
+    #[arg(long, value_enum, default_value_t = Wire::Rgb8)]
+    wire: Wire,
+    /// For `video`: the picture sent, scaled to --width x --height.
+    #[arg(long, default_value = "tests/fixtures/rocket.jpg")]
+    frame: PathBuf,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Wire {
+    /// Raw RGB8 frames (raw GRAY8 replies for gray filters).
+    Rgb8,
+    /// JPEG frames, quality 90 (JPEG replies).
+    Jpeg,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -85,6 +123,8 @@ enum Rpc {
     Hello,
     /// feedback.FeedbackService/SendFeedback: acknowledgements over streams
     Feedback,
+    /// video.VideoProcessing/ProcessFrames: processed frames over streams
+    Video,
 }
 
 /// What one request sends.
@@ -92,7 +132,14 @@ enum Payload {
     Fraud(Vec<PredictionRequest>),
     Predict(Vec<PredictRequest>),
     Hello,
-    Feedback { window: usize },
+    Feedback {
+        window: usize,
+    },
+    Video {
+        window: usize,
+        config: ProcessFramesRequest,
+        frame: Frame,
+    },
 }
 
 fn payload(args: &Args) -> Result<Payload, Box<dyn std::error::Error>> {
@@ -103,6 +150,7 @@ fn payload(args: &Args) -> Result<Payload, Box<dyn std::error::Error>> {
                 window: args.window.max(1),
             });
         }
+        Rpc::Video => return video_payload(args),
         Rpc::Fraud => "fraud",
         Rpc::Predict => args.model.as_str(),
     };
@@ -144,6 +192,51 @@ fn payload(args: &Args) -> Result<Payload, Box<dyn std::error::Error>> {
     })
 }
 
+/// A real photo (tests/fixtures/rocket.jpg, 160 x 120, scaled to --width x --height
+/// with a bilinear filter) as the frame every request sends, and the config.
+fn video_payload(args: &Args) -> Result<Payload, Box<dyn std::error::Error>> {
+    let photo = image::open(&args.frame)?.resize_exact(
+        args.width,
+        args.height,
+        image::imageops::FilterType::Triangle,
+    );
+    let (encoding, data) = match args.wire {
+        Wire::Rgb8 => (Encoding::Rgb8, photo.to_rgb8().into_raw()),
+        Wire::Jpeg => {
+            let mut jpeg = Vec::new();
+            let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90);
+            photo.to_rgb8().write_with_encoder(encoder)?;
+            (Encoding::Jpeg, jpeg)
+        }
+    };
+    let params = args
+        .params
+        .iter()
+        .map(|p| {
+            let (k, v) = p.split_once('=').ok_or("--param takes name=value")?;
+            Ok((k.to_owned(), v.parse::<f64>()?))
+        })
+        .collect::<Result<_, Box<dyn std::error::Error>>>()?;
+    Ok(Payload::Video {
+        window: args.window.max(1),
+        config: ProcessFramesRequest {
+            message: Some(Message::Config(StreamConfig {
+                filter: args.filter.clone(),
+                params,
+                output_encoding: Encoding::Unspecified.into(),
+                jpeg_quality: 0,
+            })),
+        },
+        frame: Frame {
+            width: args.width,
+            height: args.height,
+            encoding: encoding.into(),
+            data,
+            ..Frame::default()
+        },
+    })
+}
+
 /// One worker's tally.
 struct Tally {
     latency_us: Histogram<u64>,
@@ -161,9 +254,53 @@ async fn worker(
         latency_us: Histogram::new_with_bounds(1, 60_000_000, 3).unwrap(),
         errors: BTreeMap::new(),
     };
-    if let Payload::Feedback { window } = payload.as_ref() {
-        feedback_stream(channel, *window, offset, warmup_end, end, &mut tally).await;
-        return tally;
+    match payload.as_ref() {
+        Payload::Feedback { window } => {
+            let mut client = FeedbackServiceClient::new(channel);
+            windowed_stream(
+                |requests| client.send_feedback(requests),
+                None,
+                |n| FeedbackRequest {
+                    consumer_id: format!("load-{offset}"),
+                    feedback: format!("feedback {n} from the load tool: good service"),
+                },
+                |ack: &FeedbackResponse| ack.error.as_ref().map(|e| format!("code {}", e.code)),
+                *window,
+                warmup_end,
+                end,
+                &mut tally,
+            )
+            .await;
+            return tally;
+        }
+        Payload::Video {
+            window,
+            config,
+            frame,
+        } => {
+            let mut client = VideoProcessingClient::new(channel)
+                .max_decoding_message_size(usize::MAX)
+                .max_encoding_message_size(usize::MAX);
+            windowed_stream(
+                |requests| client.process_frames(requests),
+                Some(config.clone()),
+                |n| {
+                    let mut frame = frame.clone();
+                    frame.sequence_number = n;
+                    ProcessFramesRequest {
+                        message: Some(Message::Frame(frame)),
+                    }
+                },
+                |_: &ProcessFramesResponse| None,
+                *window,
+                warmup_end,
+                end,
+                &mut tally,
+            )
+            .await;
+            return tally;
+        }
+        _ => {}
     }
     let mut fraud = FraudDetectionServiceClient::new(channel.clone());
     let mut models = ModelInferenceClient::new(channel.clone());
@@ -183,7 +320,9 @@ async fn worker(
                 .predict(requests[i % requests.len()].clone())
                 .await
                 .map(drop),
-            Payload::Feedback { .. } => unreachable!("handled by feedback_stream"),
+            Payload::Feedback { .. } | Payload::Video { .. } => {
+                unreachable!("handled by windowed_stream")
+            }
             Payload::Hello => greeter
                 .say_hello(HelloRequest {
                     name: "load".into(),
@@ -210,22 +349,29 @@ async fn worker(
     }
 }
 
-/// One SendFeedback stream with up to `window` feedbacks in flight until `end`; records
-/// each acknowledgement's time since its send (the server answers in order).
-async fn feedback_stream(
-    channel: Channel,
+/// One bidirectional stream with up to `window` requests in flight until `end`; records
+/// each reply's time since its request (both services answer in order). `first` is
+/// sent before the measured requests (a config message); `next(n)` makes request `n`;
+/// `check` gives an error label for a reply that reports one in band.
+#[allow(clippy::too_many_arguments)]
+async fn windowed_stream<Req, Resp, Open, Fut>(
+    open: Open,
+    first: Option<Req>,
+    mut next: impl FnMut(u64) -> Req,
+    check: impl Fn(&Resp) -> Option<String>,
     window: usize,
-    worker: usize,
     warmup_end: Instant,
     end: Instant,
     tally: &mut Tally,
-) {
-    let (tx, rx) = tokio::sync::mpsc::channel::<FeedbackRequest>(window);
-    let mut client = FeedbackServiceClient::new(channel);
-    let mut responses = match client
-        .send_feedback(tokio_stream::wrappers::ReceiverStream::new(rx))
-        .await
-    {
+) where
+    Open: FnOnce(tokio_stream::wrappers::ReceiverStream<Req>) -> Fut,
+    Fut: std::future::Future<Output = Result<tonic::Response<tonic::Streaming<Resp>>, tonic::Status>>,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel::<Req>(window + 1);
+    if let Some(first) = first {
+        tx.send(first).await.expect("the receiver is alive");
+    }
+    let mut responses = match open(tokio_stream::wrappers::ReceiverStream::new(rx)).await {
         Ok(response) => response.into_inner(),
         Err(status) => {
             *tally
@@ -251,25 +397,22 @@ async fn feedback_stream(
         tokio::select! {
             permit = async { tx.as_ref().expect("open while sending").reserve().await }, if room => {
                 let Ok(permit) = permit else { break };
-                permit.send(FeedbackRequest {
-                    consumer_id: format!("load-{worker}"),
-                    feedback: format!("feedback {sent} from the load tool: good service"),
-                });
+                permit.send(next(sent));
                 sent += 1;
                 in_flight.push_back(Instant::now());
             }
             response = responses.message() => match response {
-                Ok(Some(ack)) => {
+                Ok(Some(reply)) => {
                     let Some(started) = in_flight.pop_front() else { break };
                     if started < warmup_end {
                         continue;
                     }
-                    match ack.error {
+                    match check(&reply) {
                         None => {
                             let micros = started.elapsed().as_micros().max(1) as u64;
                             tally.latency_us.saturating_record(micros);
                         }
-                        Some(error) => *tally.errors.entry(format!("code {}", error.code)).or_insert(0) += 1,
+                        Some(error) => *tally.errors.entry(error).or_insert(0) += 1,
                     }
                 }
                 Ok(None) => break,
@@ -317,6 +460,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Rpc::Hello => "SayHello".to_owned(),
         Rpc::Feedback => format!(
             "SendFeedback acknowledgements, {} in flight per stream",
+            args.window
+        ),
+        Rpc::Video => format!(
+            "ProcessFrames {} {}x{} {}, frames per second, {} in flight per stream",
+            args.filter,
+            args.width,
+            args.height,
+            match args.wire {
+                Wire::Rgb8 => "raw RGB8",
+                Wire::Jpeg => "JPEG",
+            },
             args.window
         ),
     };
