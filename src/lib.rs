@@ -16,6 +16,7 @@
 //!   (arithmetic with typed errors, streaming statistics, prime factors), [`models`]
 //!   (the ONNX model registry, run with tract), [`fraud`] (fraud features and scoring),
 //!   [`feedback`] (feedback validation, VADER sentiment, the SQLite store and its watchers),
+//!   [`video`] (frames, size limits checked before decoding, image filters),
 //!   [`health`] (serving statuses and their watchers), [`streams`] (a count of streams
 //!   in progress).
 
