@@ -5,6 +5,7 @@
 //! ```text
 //! cargo run --example greeter
 //! cargo run --example greeter -- --name Ada --addr http://127.0.0.1:50051
+//! cargo run --example greeter -- --compression zstd    # compress messages both ways
 //! ```
 
 use std::time::{Duration, Instant};
@@ -12,7 +13,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use grpc_showcase::proto::helloworld::{HelloRequest, greeter_client::GreeterClient};
 use tokio_stream::StreamExt;
-use tonic::{Code, Request};
+use tonic::{Code, Request, codec::CompressionEncoding};
 
 /// Calls every Greeter RPC once and prints what comes back.
 #[derive(Parser)]
@@ -27,6 +28,17 @@ struct Args {
     /// Who to greet.
     #[arg(long, default_value = "World")]
     name: String,
+    /// Compress requests with this encoding and ask for replies compressed the same way
+    /// (the server accepts and sends gzip and zstd).
+    #[arg(long, value_enum, default_value_t = Compression::None)]
+    compression: Compression,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Compression {
+    None,
+    Gzip,
+    Zstd,
 }
 
 fn hello(name: &str) -> HelloRequest {
@@ -41,10 +53,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // One connection (an HTTP/2 channel) carries every call below, concurrently if
     // need be. Cloning a client is cheap: clones share the channel.
     let mut client = GreeterClient::connect(args.addr.clone()).await?;
+    // Compression is per client (or per call): `send_compressed` compresses requests,
+    // `accept_compressed` adds the encoding to grpc-accept-encoding so that the server
+    // may compress its replies; the reply's grpc-encoding header says whether it did.
+    let encoding = match args.compression {
+        Compression::None => None,
+        Compression::Gzip => Some(CompressionEncoding::Gzip),
+        Compression::Zstd => Some(CompressionEncoding::Zstd),
+    };
+    if let Some(encoding) = encoding {
+        client = client.send_compressed(encoding).accept_compressed(encoding);
+    }
 
     println!("== unary: one request, one reply");
     let reply = client.say_hello(hello(&args.name)).await?;
     println!("SayHello      -> {}", reply.get_ref().message);
+    if let Some(encoding) = reply.metadata().get("grpc-encoding") {
+        println!("                 (the reply came compressed: grpc-encoding {encoding:?})");
+    }
     let reply = client.say_hello_again(hello(&args.name)).await?;
     println!("SayHelloAgain -> {}", reply.get_ref().message);
 

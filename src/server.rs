@@ -33,7 +33,10 @@ use hyper_util::{
 };
 use tokio::{net::TcpListener, task::JoinSet};
 use tokio_util::task::TaskTracker;
-use tonic::{server::NamedService, service::Routes, transport::server::TcpConnectInfo};
+use tonic::{
+    codec::CompressionEncoding, server::NamedService, service::Routes,
+    transport::server::TcpConnectInfo,
+};
 use tower::ServiceBuilder;
 use tracing::{debug, info, warn};
 
@@ -351,6 +354,19 @@ impl Server {
     }
 }
 
+/// Lets `$server` (a generated tonic server) decompress requests sent with gzip or zstd,
+/// and compress its responses with either when the client says it accepts it
+/// (`grpc-accept-encoding`); a client that asks for nothing gets uncompressed messages.
+macro_rules! with_compression {
+    ($server:expr) => {
+        $server
+            .accept_compressed(CompressionEncoding::Gzip)
+            .accept_compressed(CompressionEncoding::Zstd)
+            .send_compressed(CompressionEncoding::Gzip)
+            .send_compressed(CompressionEncoding::Zstd)
+    };
+}
+
 /// The router of every hosted service, and the full names of those services (as
 /// registered with health).
 fn routes(
@@ -414,6 +430,22 @@ fn routes(
     let reflection_v1alpha = reflection()
         .build_v1alpha()
         .map_err(ServeError::Reflection)?;
+
+    let (greeter, calculator, model, fraud) = (
+        with_compression!(greeter),
+        with_compression!(calculator),
+        with_compression!(model),
+        with_compression!(fraud),
+    );
+    let (feedback, video, health_service) = (
+        with_compression!(feedback),
+        with_compression!(video),
+        with_compression!(health_service),
+    );
+    let (reflection_v1, reflection_v1alpha) = (
+        with_compression!(reflection_v1),
+        with_compression!(reflection_v1alpha),
+    );
 
     let names = vec![
         name_of(&greeter),

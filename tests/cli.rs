@@ -249,6 +249,21 @@ async fn greeter_example_shows_every_rpc_style() {
 }
 
 #[tokio::test]
+async fn greeter_example_compresses_when_asked() {
+    let server = TestServer::start().await;
+    for encoding in ["gzip", "zstd"] {
+        let out = run_example_with("greeter", &server, &["--compression", encoding]).await;
+        assert!(
+            out.contains(&format!(
+                "(the reply came compressed: grpc-encoding \"{encoding}\")"
+            )),
+            "{out}"
+        );
+        assert!(out.contains("Hello, Barbara!"), "{out}");
+    }
+}
+
+#[tokio::test]
 async fn calculator_example_shows_every_rpc_style() {
     let server = TestServer::start().await;
     let out = run_example("calculator", &server).await;

@@ -70,6 +70,10 @@ struct Args {
     /// Frames per second of a folder of images.
     #[arg(long, default_value_t = 25.0)]
     fps: f64,
+    /// Compress frames and replies with gzip or zstd: fewer bytes on a slow network, more
+    /// CPU on both sides.
+    #[arg(long, value_enum, default_value_t = Compression::None)]
+    compression: Compression,
     /// Print the server's filters and exit.
     #[arg(long)]
     list_filters: bool,
@@ -84,6 +88,13 @@ struct Args {
         default_value = "http://127.0.0.1:50051"
     )]
     addr: String,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Compression {
+    None,
+    Gzip,
+    Zstd,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -339,6 +350,14 @@ async fn run(args: Args) -> Result<(), Error> {
     let mut client = VideoProcessingClient::new(channel)
         .max_decoding_message_size(args.max_message_size)
         .max_encoding_message_size(args.max_message_size);
+    let encoding = match args.compression {
+        Compression::None => None,
+        Compression::Gzip => Some(tonic::codec::CompressionEncoding::Gzip),
+        Compression::Zstd => Some(tonic::codec::CompressionEncoding::Zstd),
+    };
+    if let Some(encoding) = encoding {
+        client = client.send_compressed(encoding).accept_compressed(encoding);
+    }
 
     if args.list_filters {
         let list = client
@@ -461,10 +480,15 @@ async fn run(args: Args) -> Result<(), Error> {
     }
     let seconds = started.elapsed().as_secs_f64();
     println!(
-        "{frames} frames in {seconds:.2} s ({:.1} frames/s); sent {:.2} MB, received {:.2} MB",
+        "{frames} frames in {seconds:.2} s ({:.1} frames/s); sent {:.2} MB, received {:.2} MB{}",
         frames as f64 / seconds,
         sent_bytes.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1e6,
         received_bytes as f64 / 1e6,
+        if encoding.is_some() {
+            " (messages before compression)"
+        } else {
+            ""
+        }
     );
     println!(
         "wrote {} ({} x {}, {frames} frames, {:.2} s)",
