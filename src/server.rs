@@ -11,6 +11,9 @@
 //!    [`video_message_limit`]) with RESOURCE_EXHAUSTED;
 //! 4. tonic's `Routes`, which dispatch on the `/package.Service/Method` path.
 //!
+//! Between 1 and 2, [`metrics::MetricsLayer`] counts every gRPC call by method and
+//! status code and answers `GET /metrics` (Prometheus text) on the same port.
+//!
 //! Why our own accept loop rather than `tonic::transport::Server`: the latter always
 //! applies its own `grpc-timeout` handling, which ends calls with CANCELLED, outside
 //! any layer we could add (see [`deadline`]).
@@ -23,6 +26,7 @@
 pub mod deadline;
 pub mod linger;
 pub mod message_limit;
+pub mod metrics;
 
 use std::{future::Future, io, net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
@@ -241,8 +245,10 @@ impl Server {
             models,
             feedback,
         } = self;
+        let metrics = metrics::Metrics::new(&DESCRIPTOR_SETS, streams.clone());
         let (routes, names) = routes(&settings, &health, &streams, &models, feedback)?;
         let service = ServiceBuilder::new()
+            .layer(metrics::MetricsLayer::new(metrics))
             .layer(deadline::DeadlineLayer)
             .layer(message_limit::MessageLimitLayer::new(
                 message_limit::Limit {
@@ -354,6 +360,16 @@ impl Server {
     }
 }
 
+/// Every descriptor set the server knows: ours, google.rpc's error details, health and
+/// both reflection versions.
+const DESCRIPTOR_SETS: [&[u8]; 5] = [
+    proto::FILE_DESCRIPTOR_SET,
+    tonic_types::pb::FILE_DESCRIPTOR_SET,
+    tonic_health::pb::FILE_DESCRIPTOR_SET,
+    tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+    tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+];
+
 /// Lets `$server` (a generated tonic server) decompress requests sent with gzip or zstd,
 /// and compress its responses with either when the client says it accepts it
 /// (`grpc-accept-encoding`); a client that asks for nothing gets uncompressed messages.
@@ -413,15 +429,8 @@ fn routes(
     // (tonic-reflection 0.14.9's include_reflection_service adds only the version
     // being built.) google/rpc/error_details.proto is there so that grpcurl can decode
     // the google.rpc.BadRequest in our error details instead of printing raw bytes.
-    let descriptor_sets = [
-        proto::FILE_DESCRIPTOR_SET,
-        tonic_types::pb::FILE_DESCRIPTOR_SET,
-        tonic_health::pb::FILE_DESCRIPTOR_SET,
-        tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
-        tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
-    ];
     let reflection = || {
-        descriptor_sets.iter().fold(
+        DESCRIPTOR_SETS.iter().fold(
             tonic_reflection::server::Builder::configure().include_reflection_service(false),
             |builder, set| builder.register_encoded_file_descriptor_set(set),
         )

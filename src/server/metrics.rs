@@ -1,0 +1,374 @@
+//! Prometheus metrics: per-method call counts by status code, latency histograms, calls
+//! in flight and open streams, served as text at `GET /metrics` on the gRPC port.
+//!
+//! Names and labels follow go-grpc-prometheus, the convention Grafana dashboards for gRPC
+//! expect: `grpc_server_started_total`, `grpc_server_handled_total` (with `grpc_code`,
+//! the status code's canonical name such as `OK` or `InvalidArgument`) and the histogram
+//! `grpc_server_handling_seconds`, each labelled `grpc_type` (unary, client_stream,
+//! server_stream, bidi_stream, from the services' descriptors), `grpc_service` and
+//! `grpc_method`. A call is handled when its response ends: the status comes from the
+//! `grpc-status` trailer (or header, for a trailers-only response); a response dropped
+//! before its trailers (the client cancelled or went away) counts as `Canceled`.
+//!
+//! Each server has its own recorder (metrics-exporter-prometheus's `PrometheusRecorder`,
+//! not installed globally), so that servers in one process (the tests) count apart.
+
+use std::{
+    collections::HashMap,
+    future::Future,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll, ready},
+    time::Instant,
+};
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, Request, Response, header::CONTENT_TYPE};
+use http_body::{Body as HttpBody, Frame, SizeHint};
+use metrics::{Counter, Gauge, Histogram, Key, Label, Metadata, Recorder, Unit};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+use pin_project_lite::pin_project;
+use prost::Message;
+use tonic::body::Body;
+use tower::{Layer, Service};
+
+use crate::streams::ActiveStreams;
+
+/// The path the metrics are served on.
+pub const METRICS_PATH: &str = "/metrics";
+
+/// Latency buckets, seconds: 0.5 ms to 10 s.
+const BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// The canonical names of the gRPC status codes 0 to 16 (as grpc-go prints them).
+const CODE_NAMES: [&str; 17] = [
+    "OK",
+    "Canceled",
+    "Unknown",
+    "InvalidArgument",
+    "DeadlineExceeded",
+    "NotFound",
+    "AlreadyExists",
+    "PermissionDenied",
+    "ResourceExhausted",
+    "FailedPrecondition",
+    "Aborted",
+    "OutOfRange",
+    "Unimplemented",
+    "Internal",
+    "Unavailable",
+    "DataLoss",
+    "Unauthenticated",
+];
+
+/// A server's metrics: the recorder, and what it needs to label calls.
+#[derive(Clone)]
+pub struct Metrics {
+    recorder: Arc<PrometheusRecorder>,
+    handle: PrometheusHandle,
+    /// `/package.Service/Method` -> grpc_type, from the descriptor sets.
+    types: Arc<HashMap<String, &'static str>>,
+    open_streams: Gauge,
+    streams: ActiveStreams,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics")
+            .field("methods", &self.types.len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn metadata() -> Metadata<'static> {
+    Metadata::new(module_path!(), metrics::Level::INFO, Some(module_path!()))
+}
+
+impl Metrics {
+    /// Metrics for the methods of `descriptor_sets` (encoded `FileDescriptorSet`s);
+    /// `streams` is read for the open-streams gauge at each scrape.
+    pub fn new(descriptor_sets: &[&[u8]], streams: ActiveStreams) -> Self {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets(&BUCKETS)
+            .expect("the buckets are not empty")
+            .build_recorder();
+        let describe = |name: &'static str, unit: Option<Unit>, help: &'static str| {
+            recorder.describe_counter(name.into(), unit, help.into());
+        };
+        describe(
+            "grpc_server_started_total",
+            None,
+            "RPCs started on the server.",
+        );
+        describe(
+            "grpc_server_handled_total",
+            None,
+            "RPCs completed on the server, by status code.",
+        );
+        recorder.describe_histogram(
+            "grpc_server_handling_seconds".into(),
+            Some(Unit::Seconds),
+            "Time from the request's arrival to the end of the response, seconds.".into(),
+        );
+        recorder.describe_gauge(
+            "grpc_server_in_flight".into(),
+            None,
+            "RPCs started and not yet completed.".into(),
+        );
+        recorder.describe_gauge(
+            "grpc_server_open_streams".into(),
+            None,
+            "Streaming RPCs in progress (client, server or bidirectional).".into(),
+        );
+        let mut types = HashMap::new();
+        for set in descriptor_sets {
+            let Ok(set) = prost_types::FileDescriptorSet::decode(*set) else {
+                continue;
+            };
+            for file in set.file {
+                let package = file.package.unwrap_or_default();
+                for service in file.service {
+                    let service_name = match package.as_str() {
+                        "" => service.name().to_owned(),
+                        package => format!("{package}.{}", service.name()),
+                    };
+                    for method in service.method {
+                        let grpc_type = match (
+                            method.client_streaming.unwrap_or(false),
+                            method.server_streaming.unwrap_or(false),
+                        ) {
+                            (false, false) => "unary",
+                            (true, false) => "client_stream",
+                            (false, true) => "server_stream",
+                            (true, true) => "bidi_stream",
+                        };
+                        types.insert(format!("/{service_name}/{}", method.name()), grpc_type);
+                    }
+                }
+            }
+        }
+        let open_streams =
+            recorder.register_gauge(&Key::from_name("grpc_server_open_streams"), &metadata());
+        Self {
+            handle: recorder.handle(),
+            recorder: Arc::new(recorder),
+            types: Arc::new(types),
+            open_streams,
+            streams,
+        }
+    }
+
+    /// The metrics in the Prometheus text format (version 0.0.4).
+    pub fn render(&self) -> String {
+        self.open_streams.set(self.streams.count() as f64);
+        self.handle.render()
+    }
+
+    /// The counters of a call to `path`, and the call counted as started and in flight.
+    fn start(&self, path: &str) -> CallRecord {
+        let (service, method) = path
+            .trim_start_matches('/')
+            .split_once('/')
+            .unwrap_or(("", path));
+        let labels = vec![
+            Label::new(
+                "grpc_type",
+                self.types.get(path).copied().unwrap_or("unknown"),
+            ),
+            Label::new("grpc_service", service.to_owned()),
+            Label::new("grpc_method", method.to_owned()),
+        ];
+        let key = |name: &'static str| Key::from_parts(name, labels.clone());
+        self.recorder
+            .register_counter(&key("grpc_server_started_total"), &metadata())
+            .increment(1);
+        let in_flight = self
+            .recorder
+            .register_gauge(&key("grpc_server_in_flight"), &metadata());
+        in_flight.increment(1.0);
+        CallRecord {
+            recorder: Arc::clone(&self.recorder),
+            labels,
+            started: Instant::now(),
+            in_flight,
+            done: false,
+        }
+    }
+}
+
+/// One call being counted; counted as handled once, when its status is known or it is
+/// dropped.
+struct CallRecord {
+    recorder: Arc<PrometheusRecorder>,
+    labels: Vec<Label>,
+    started: Instant,
+    in_flight: Gauge,
+    done: bool,
+}
+
+impl CallRecord {
+    fn finish(&mut self, code: &str) {
+        if self.done {
+            return;
+        }
+        self.done = true;
+        self.in_flight.decrement(1.0);
+        let mut labels = self.labels.clone();
+        labels.push(Label::new("grpc_code", code.to_owned()));
+        let handled: Counter = self.recorder.register_counter(
+            &Key::from_parts("grpc_server_handled_total", labels),
+            &metadata(),
+        );
+        handled.increment(1);
+        let seconds: Histogram = self.recorder.register_histogram(
+            &Key::from_parts("grpc_server_handling_seconds", self.labels.clone()),
+            &metadata(),
+        );
+        seconds.record(self.started.elapsed().as_secs_f64());
+    }
+
+    /// Finishes with the `grpc-status` in `headers`, if there is one.
+    fn finish_from(&mut self, headers: &HeaderMap) -> bool {
+        let Some(status) = headers.get("grpc-status") else {
+            return false;
+        };
+        let code = status
+            .to_str()
+            .ok()
+            .and_then(|s| s.parse::<usize>().ok())
+            .and_then(|n| CODE_NAMES.get(n).copied())
+            .unwrap_or("Unknown");
+        self.finish(code);
+        true
+    }
+}
+
+impl Drop for CallRecord {
+    fn drop(&mut self) {
+        // The response was dropped before its status: the client cancelled or left.
+        self.finish("Canceled");
+    }
+}
+
+/// A [`Layer`] that counts gRPC calls into [`Metrics`] and answers `GET /metrics`.
+#[derive(Debug, Clone)]
+pub struct MetricsLayer {
+    metrics: Metrics,
+}
+
+impl MetricsLayer {
+    /// Counts into `metrics`.
+    pub fn new(metrics: Metrics) -> Self {
+        Self { metrics }
+    }
+}
+
+impl<S> Layer<S> for MetricsLayer {
+    type Service = MetricsService<S>;
+
+    fn layer(&self, inner: S) -> MetricsService<S> {
+        MetricsService {
+            inner,
+            metrics: self.metrics.clone(),
+        }
+    }
+}
+
+/// See [`MetricsLayer`].
+#[derive(Debug, Clone)]
+pub struct MetricsService<S> {
+    inner: S,
+    metrics: Metrics,
+}
+
+type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
+
+impl<S, B> Service<Request<B>> for MetricsService<S>
+where
+    S: Service<Request<B>, Response = Response<Body>>,
+    S::Future: Send + 'static,
+    S::Error: 'static,
+{
+    type Response = Response<Body>;
+    type Error = S::Error;
+    type Future = BoxFuture<Response<Body>, S::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        if request.uri().path() == METRICS_PATH && request.method() == Method::GET {
+            let text = self.metrics.render();
+            let response = Response::builder()
+                .header(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")
+                .body(Body::new(http_body_util::Full::new(Bytes::from(text))))
+                .expect("a valid response");
+            return Box::pin(async move { Ok(response) });
+        }
+        let is_grpc = request
+            .headers()
+            .get(CONTENT_TYPE)
+            .is_some_and(|value| value.as_bytes().starts_with(b"application/grpc"));
+        if !is_grpc {
+            return Box::pin(self.inner.call(request));
+        }
+        let mut record = self.metrics.start(request.uri().path());
+        let response = self.inner.call(request);
+        Box::pin(async move {
+            let response = response.await?;
+            // A trailers-only response (an error before any message) has its status in
+            // the headers.
+            record.finish_from(response.headers());
+            Ok(response.map(|body| {
+                Body::new(CountedBody {
+                    inner: body,
+                    record,
+                })
+            }))
+        })
+    }
+}
+
+pin_project! {
+    /// A response body that finishes its call's record at the `grpc-status` trailer.
+    struct CountedBody {
+        #[pin]
+        inner: Body,
+        record: CallRecord,
+    }
+}
+
+impl HttpBody for CountedBody {
+    type Data = Bytes;
+    type Error = tonic::Status;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let this = self.project();
+        let frame = ready!(this.inner.poll_frame(cx));
+        match &frame {
+            Some(Ok(frame)) => {
+                if let Some(trailers) = frame.trailers_ref() {
+                    this.record.finish_from(trailers);
+                }
+            }
+            Some(Err(_)) => this.record.finish("Unknown"),
+            // The end without a status trailer: not a valid gRPC response.
+            None => this.record.finish("Unknown"),
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
