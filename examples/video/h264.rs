@@ -3,6 +3,8 @@
 //! encodes the pictures.
 
 use std::{
+    cmp::Reverse,
+    collections::BinaryHeap,
     fs::File,
     io::{BufReader, BufWriter},
     path::Path,
@@ -42,12 +44,21 @@ pub struct Mp4Decoder {
     /// SPS and PPS with start codes, put before each sync sample for the decoder.
     parameter_sets: Vec<u8>,
     decoder: Decoder,
-    /// (presentation time, duration) of every sample, microseconds, sorted by time:
-    /// the decoder gives pictures in presentation order, so the k-th picture has the
-    /// k-th time (samples are stored in decoding order, which differs with B-frames).
-    timeline: Vec<(u64, u64)>,
+    /// Ticks per second of the track's times.
+    timescale: u64,
+    /// (presentation time, duration), microseconds, of the samples read and not yet
+    /// given to a picture, smallest time first. Samples are stored in decoding order,
+    /// which differs from presentation order with B-frames; the decoder gives pictures
+    /// in presentation order, and only after it has read their samples, so the smallest
+    /// time read and not yet given is the next picture's.
+    times: BinaryHeap<Reverse<(u64, u64)>>,
+    /// The first picture's time, subtracted from every time: with B-frames the first
+    /// picture is shown after a composition delay, which the file's edit list removes
+    /// for players; start at 0 as they do.
+    origin: Option<u64>,
+    /// The last picture's (time, duration), to time a picture without a sample left.
+    last: (u64, u64),
     next_sample: u32,
-    decoded: usize,
     flushed: Option<std::vec::IntoIter<Picture>>,
 }
 
@@ -58,7 +69,7 @@ impl Mp4Decoder {
     pub fn open(path: &Path) -> Result<Self, Error> {
         let file = File::open(path)?;
         let size = file.metadata()?.len();
-        let mut reader = mp4::Mp4Reader::read_header(BufReader::new(file), size)?;
+        let reader = mp4::Mp4Reader::read_header(BufReader::new(file), size)?;
         let track = reader
             .tracks()
             .values()
@@ -66,7 +77,7 @@ impl Mp4Decoder {
             .ok_or("no H.264 video track in the file")?;
         let track_id = track.track_id();
         let sample_count = track.sample_count();
-        let timescale = u64::from(track.timescale());
+        let timescale = u64::from(track.timescale()).max(1);
         let avcc = &track
             .trak
             .mdia
@@ -87,23 +98,6 @@ impl Mp4Decoder {
             parameter_sets.extend_from_slice(&START_CODE);
             parameter_sets.extend_from_slice(&nal.bytes);
         }
-        let mut timeline = Vec::with_capacity(sample_count as usize);
-        for id in 1..=sample_count {
-            // Times only: read_sample would read the bytes too.
-            let sample = reader
-                .read_sample(track_id, id)?
-                .ok_or("a sample is missing")?;
-            let time = i128::from(sample.start_time) + i128::from(sample.rendering_offset);
-            let us = |ticks: i128| (ticks.max(0) as u64) * 1_000_000 / timescale.max(1);
-            timeline.push((us(time), us(i128::from(sample.duration))));
-        }
-        timeline.sort_unstable();
-        // With B-frames the first picture is shown after a composition delay, which the
-        // file's edit list removes for players: start at 0 as they do.
-        let first = timeline.first().map_or(0, |&(time, _)| time);
-        for (time, _) in &mut timeline {
-            *time -= first;
-        }
         let decoder = Decoder::with_api_config(
             OpenH264API::from_source(),
             DecoderConfig::new().flush_after_decode(Flush::NoFlush),
@@ -115,9 +109,11 @@ impl Mp4Decoder {
             length_size,
             parameter_sets,
             decoder,
-            timeline,
+            timescale,
+            times: BinaryHeap::new(),
+            origin: None,
+            last: (0, 0),
             next_sample: 1,
-            decoded: 0,
             flushed: None,
         })
     }
@@ -135,6 +131,10 @@ impl Mp4Decoder {
             let Some(sample) = self.reader.read_sample(self.track_id, id)? else {
                 continue;
             };
+            let time = i128::from(sample.start_time) + i128::from(sample.rendering_offset);
+            let us = |ticks: i128| (ticks.max(0) as u64) * 1_000_000 / self.timescale;
+            self.times
+                .push(Reverse((us(time), us(i128::from(sample.duration)))));
             // The .mp4 stores NAL units with length prefixes; the decoder reads Annex B
             // (start codes), with SPS and PPS before each sync sample.
             let mut annex_b = Vec::with_capacity(sample.bytes.len() + 64);
@@ -172,20 +172,23 @@ impl Mp4Decoder {
         Ok(self.flushed.as_mut().and_then(Iterator::next))
     }
 
-    /// The picture `rgb`, with the next time of the timeline.
+    /// The picture `rgb`, with the smallest time read and not yet given.
     fn timed(&mut self, width: u32, height: u32, rgb: Vec<u8>) -> Picture {
-        let (timestamp_us, duration_us) = self.timeline.get(self.decoded).copied().unwrap_or(
+        let (time, duration_us) = match self.times.pop() {
+            Some(Reverse(time)) => time,
             // More pictures than samples cannot happen with a valid file; keep going.
-            self.timeline
-                .last()
-                .map_or((0, 40_000), |&(t, d)| (t + d, d)),
-        );
-        self.decoded += 1;
+            None => {
+                let (time, duration) = self.last;
+                (time + duration, duration)
+            }
+        };
+        self.last = (time, duration_us);
+        let origin = *self.origin.get_or_insert(time);
         Picture {
             width,
             height,
             rgb,
-            timestamp_us,
+            timestamp_us: time.saturating_sub(origin),
             duration_us,
         }
     }

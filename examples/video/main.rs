@@ -289,7 +289,7 @@ impl Sink {
         }
     }
 
-    fn write(&mut self, frame: &Frame, duration_us: u64) -> Result<(), Error> {
+    fn write(&mut self, frame: Frame, duration_us: u64) -> Result<(), Error> {
         let picture = decode_reply(frame)?;
         match self {
             Sink::Video(encoder) => {
@@ -313,9 +313,10 @@ impl Sink {
 }
 
 /// The picture in a processed frame.
-fn decode_reply(frame: &Frame) -> Result<DynamicImage, Error> {
-    let data = frame.data.clone();
-    Ok(match frame.encoding() {
+fn decode_reply(frame: Frame) -> Result<DynamicImage, Error> {
+    let encoding = frame.encoding();
+    let data = frame.data;
+    Ok(match encoding {
         Encoding::Gray8 => DynamicImage::ImageLuma8(
             GrayImage::from_raw(frame.width, frame.height, data).ok_or("a short GRAY8 frame")?,
         ),
@@ -461,8 +462,8 @@ async fn run(args: Args) -> Result<(), Error> {
             .ok_or("a reply to a frame never sent")?;
         // The encoder is quick next to the server's work; a thread of its own would
         // overlap it with the next reply's transfer.
-        tokio::task::block_in_place(|| sink.write(&frame, duration_us))?;
         size = (frame.width, frame.height);
+        tokio::task::block_in_place(|| sink.write(frame, duration_us))?;
         shown_us += duration_us;
         frames += 1;
         progress.inc(1);
