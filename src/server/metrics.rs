@@ -17,7 +17,7 @@ use std::{
     collections::HashMap,
     future::Future,
     pin::Pin,
-    sync::Arc,
+    sync::{Arc, OnceLock},
     task::{Context, Poll, ready},
     time::Instant,
 };
@@ -68,8 +68,11 @@ const CODE_NAMES: [&str; 17] = [
 pub struct Metrics {
     recorder: Arc<PrometheusRecorder>,
     handle: PrometheusHandle,
-    /// `/package.Service/Method` -> grpc_type, from the descriptor sets.
-    types: Arc<HashMap<String, &'static str>>,
+    /// `/package.Service/Method` -> its labels and handles, for every method of the
+    /// descriptor sets. The handles are registered on the method's first call (so that
+    /// only methods called are rendered) and reused after: no allocation or registry
+    /// lookup per call.
+    methods: Arc<HashMap<String, Arc<MethodMetrics>>>,
     open_streams: Gauge,
     streams: ActiveStreams,
 }
@@ -77,7 +80,7 @@ pub struct Metrics {
 impl std::fmt::Debug for Metrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Metrics")
-            .field("methods", &self.types.len())
+            .field("methods", &self.methods.len())
             .finish_non_exhaustive()
     }
 }
@@ -122,7 +125,7 @@ impl Metrics {
             None,
             "Streaming RPCs in progress (client, server or bidirectional).".into(),
         );
-        let mut types = HashMap::new();
+        let mut methods = HashMap::new();
         for set in descriptor_sets {
             let Ok(set) = prost_types::FileDescriptorSet::decode(*set) else {
                 continue;
@@ -144,7 +147,9 @@ impl Metrics {
                             (false, true) => "server_stream",
                             (true, true) => "bidi_stream",
                         };
-                        types.insert(format!("/{service_name}/{}", method.name()), grpc_type);
+                        let path = format!("/{service_name}/{}", method.name());
+                        let metrics = MethodMetrics::new(grpc_type, &path);
+                        methods.insert(path, Arc::new(metrics));
                     }
                 }
             }
@@ -154,7 +159,7 @@ impl Metrics {
         Self {
             handle: recorder.handle(),
             recorder: Arc::new(recorder),
-            types: Arc::new(types),
+            methods: Arc::new(methods),
             open_streams,
             streams,
         }
@@ -168,33 +173,86 @@ impl Metrics {
 
     /// The counters of a call to `path`, and the call counted as started and in flight.
     fn start(&self, path: &str) -> CallRecord {
+        let method = match self.methods.get(path) {
+            Some(method) => Arc::clone(method),
+            // A path no descriptor names (tonic answers UNIMPLEMENTED): counted under
+            // its own labels, registered for this call.
+            None => Arc::new(MethodMetrics::new("unknown", path)),
+        };
+        let handles = method.handles(&self.recorder);
+        handles.started.increment(1);
+        handles.in_flight.increment(1.0);
+        CallRecord {
+            recorder: Arc::clone(&self.recorder),
+            method,
+            started: Instant::now(),
+            done: false,
+        }
+    }
+}
+
+/// One method's labels and metric handles.
+struct MethodMetrics {
+    /// grpc_type, grpc_service, grpc_method.
+    labels: Vec<Label>,
+    handles: OnceLock<Handles>,
+    /// Registered at the first call's end, so that it appears with its first sample.
+    seconds: OnceLock<Histogram>,
+    /// grpc_server_handled_total by status code (0 to 16), each registered on first use.
+    handled: [OnceLock<Counter>; 17],
+}
+
+struct Handles {
+    started: Counter,
+    in_flight: Gauge,
+}
+
+impl MethodMetrics {
+    fn new(grpc_type: &'static str, path: &str) -> Self {
         let (service, method) = path
             .trim_start_matches('/')
             .split_once('/')
             .unwrap_or(("", path));
-        let labels = vec![
-            Label::new(
-                "grpc_type",
-                self.types.get(path).copied().unwrap_or("unknown"),
-            ),
-            Label::new("grpc_service", service.to_owned()),
-            Label::new("grpc_method", method.to_owned()),
-        ];
-        let key = |name: &'static str| Key::from_parts(name, labels.clone());
-        self.recorder
-            .register_counter(&key("grpc_server_started_total"), &metadata())
-            .increment(1);
-        let in_flight = self
-            .recorder
-            .register_gauge(&key("grpc_server_in_flight"), &metadata());
-        in_flight.increment(1.0);
-        CallRecord {
-            recorder: Arc::clone(&self.recorder),
-            labels,
-            started: Instant::now(),
-            in_flight,
-            done: false,
+        Self {
+            labels: vec![
+                Label::new("grpc_type", grpc_type),
+                Label::new("grpc_service", service.to_owned()),
+                Label::new("grpc_method", method.to_owned()),
+            ],
+            handles: OnceLock::new(),
+            seconds: OnceLock::new(),
+            handled: std::array::from_fn(|_| OnceLock::new()),
         }
+    }
+
+    fn handles(&self, recorder: &PrometheusRecorder) -> &Handles {
+        self.handles.get_or_init(|| {
+            let key = |name: &'static str| Key::from_parts(name, self.labels.clone());
+            Handles {
+                started: recorder.register_counter(&key("grpc_server_started_total"), &metadata()),
+                in_flight: recorder.register_gauge(&key("grpc_server_in_flight"), &metadata()),
+            }
+        })
+    }
+
+    fn seconds(&self, recorder: &PrometheusRecorder) -> &Histogram {
+        self.seconds.get_or_init(|| {
+            recorder.register_histogram(
+                &Key::from_parts("grpc_server_handling_seconds", self.labels.clone()),
+                &metadata(),
+            )
+        })
+    }
+
+    fn handled(&self, recorder: &PrometheusRecorder, code: usize) -> &Counter {
+        self.handled[code].get_or_init(|| {
+            let mut labels = self.labels.clone();
+            labels.push(Label::new("grpc_code", CODE_NAMES[code]));
+            recorder.register_counter(
+                &Key::from_parts("grpc_server_handled_total", labels),
+                &metadata(),
+            )
+        })
     }
 }
 
@@ -202,31 +260,27 @@ impl Metrics {
 /// dropped.
 struct CallRecord {
     recorder: Arc<PrometheusRecorder>,
-    labels: Vec<Label>,
+    method: Arc<MethodMetrics>,
     started: Instant,
-    in_flight: Gauge,
     done: bool,
 }
 
+/// The index of "Canceled" and "Unknown" in [`CODE_NAMES`].
+const CANCELED: usize = 1;
+const UNKNOWN: usize = 2;
+
 impl CallRecord {
-    fn finish(&mut self, code: &str) {
+    /// Counts the call as handled with status `code` (0 to 16).
+    fn finish(&mut self, code: usize) {
         if self.done {
             return;
         }
         self.done = true;
-        self.in_flight.decrement(1.0);
-        let mut labels = self.labels.clone();
-        labels.push(Label::new("grpc_code", code.to_owned()));
-        let handled: Counter = self.recorder.register_counter(
-            &Key::from_parts("grpc_server_handled_total", labels),
-            &metadata(),
-        );
-        handled.increment(1);
-        let seconds: Histogram = self.recorder.register_histogram(
-            &Key::from_parts("grpc_server_handling_seconds", self.labels.clone()),
-            &metadata(),
-        );
-        seconds.record(self.started.elapsed().as_secs_f64());
+        self.method.handles(&self.recorder).in_flight.decrement(1.0);
+        self.method.handled(&self.recorder, code).increment(1);
+        self.method
+            .seconds(&self.recorder)
+            .record(self.started.elapsed().as_secs_f64());
     }
 
     /// Finishes with the `grpc-status` in `headers`, if there is one.
@@ -238,8 +292,8 @@ impl CallRecord {
             .to_str()
             .ok()
             .and_then(|s| s.parse::<usize>().ok())
-            .and_then(|n| CODE_NAMES.get(n).copied())
-            .unwrap_or("Unknown");
+            .filter(|&n| n < CODE_NAMES.len())
+            .unwrap_or(UNKNOWN);
         self.finish(code);
         true
     }
@@ -248,7 +302,7 @@ impl CallRecord {
 impl Drop for CallRecord {
     fn drop(&mut self) {
         // The response was dropped before its status: the client cancelled or left.
-        self.finish("Canceled");
+        self.finish(CANCELED);
     }
 }
 
@@ -357,9 +411,9 @@ impl HttpBody for CountedBody {
                     this.record.finish_from(trailers);
                 }
             }
-            Some(Err(_)) => this.record.finish("Unknown"),
+            Some(Err(_)) => this.record.finish(UNKNOWN),
             // The end without a status trailer: not a valid gRPC response.
-            None => this.record.finish("Unknown"),
+            None => this.record.finish(UNKNOWN),
         }
         Poll::Ready(frame)
     }
