@@ -17,6 +17,13 @@ const ENCODINGS: [(CompressionEncoding, &str); 2] = [
     (CompressionEncoding::Zstd, "zstd"),
 ];
 
+/// How the server says it compressed a reply: its `grpc-encoding` header.
+fn reply_encoding(metadata: &tonic::metadata::MetadataMap) -> Option<&str> {
+    metadata
+        .get("grpc-encoding")
+        .map(|value| value.to_str().unwrap())
+}
+
 /// A client that compresses its requests and accepts compressed responses gets them:
 /// the server decompressed the request (or it would answer UNIMPLEMENTED) and says in
 /// `grpc-encoding` how it compressed the reply.
@@ -31,13 +38,7 @@ async fn unary_calls_are_compressed_both_ways() {
             .say_hello(HelloRequest { name: "Ada".into() })
             .await
             .unwrap_or_else(|status| panic!("{name}: {status:?}"));
-        assert_eq!(
-            response
-                .metadata()
-                .get("grpc-encoding")
-                .map(|v| v.to_str().unwrap()),
-            Some(name)
-        );
+        assert_eq!(reply_encoding(response.metadata()), Some(name));
         assert_eq!(response.into_inner().message, "Hello, Ada!");
     }
     // A client that asks for nothing gets plain messages.
@@ -45,7 +46,7 @@ async fn unary_calls_are_compressed_both_ways() {
         .say_hello(HelloRequest { name: "Ada".into() })
         .await
         .unwrap();
-    assert!(response.metadata().get("grpc-encoding").is_none());
+    assert_eq!(reply_encoding(response.metadata()), None);
 }
 
 /// Streams too: raw video frames compress well, and the processed ones come back
@@ -80,13 +81,7 @@ async fn streamed_frames_are_compressed_both_ways() {
             .process_frames(tokio_stream::iter(requests))
             .await
             .unwrap_or_else(|status| panic!("{name}: {status:?}"));
-        assert_eq!(
-            response
-                .metadata()
-                .get("grpc-encoding")
-                .map(|v| v.to_str().unwrap()),
-            Some(name)
-        );
+        assert_eq!(reply_encoding(response.metadata()), Some(name));
         let mut replies = response.into_inner();
         let frame = replies.message().await.unwrap().unwrap().frame.unwrap();
         assert!(
