@@ -1,10 +1,14 @@
 //! The command line: every flag also settable by an environment variable.
 
-use std::{net::SocketAddr, path::PathBuf, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use clap::{Parser, ValueEnum};
 
-use crate::{server::Settings, video::Limits};
+use crate::{
+    auth::{Tokens, TokensError},
+    server::{Settings, TlsFiles},
+    video::Limits,
+};
 
 /// One gRPC server hosting the classic demo services on one port: helloworld.Greeter,
 /// calculator.Calculator, model.ModelInference, fraud_detection.FraudDetectionService,
@@ -74,6 +78,103 @@ pub struct Config {
     /// matching limit for the processed frames they receive.
     #[arg(long, env = "GRPC_SHOWCASE_MAX_FRAME_BYTES", default_value_t = 32 * 1024 * 1024)]
     pub max_frame_bytes: usize,
+
+    /// Require bearer tokens: a JSON file listing each token's name, secret and the
+    /// services or methods it may call, for example
+    /// [{"name": "web", "token": "<openssl rand -hex 32>", "allow": ["fraud_detection.FraudDetectionService", "helloworld.Greeter/SayHello"]}]
+    /// ("*" allows everything). Clients send "authorization: Bearer <token>". Health and
+    /// reflection stay open. Without this flag every service is open to anyone who can
+    /// connect (the server warns at startup).
+    #[arg(long, env = "GRPC_SHOWCASE_AUTH_TOKENS", value_name = "FILE")]
+    pub auth_tokens: Option<PathBuf>,
+
+    /// Serve TLS with this PEM certificate chain (leaf first). Needs --tls-key.
+    #[arg(
+        long,
+        env = "GRPC_SHOWCASE_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The PEM private key (PKCS#8, PKCS#1 or SEC1) of --tls-cert.
+    #[arg(
+        long,
+        env = "GRPC_SHOWCASE_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    pub tls_key: Option<PathBuf>,
+
+    /// Mutual TLS: require every client to present a certificate signed by a CA of this
+    /// PEM file; a client without one cannot connect. Needs --tls-cert.
+    #[arg(
+        long,
+        env = "GRPC_SHOWCASE_TLS_CLIENT_CA",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    pub tls_client_ca: Option<PathBuf>,
+
+    /// Let web pages of these origins call the server from a browser (grpc-web and the
+    /// REST gateway): CORS. Full origins, comma-separated or repeated, such as
+    /// https://app.example.com, or * for any origin. Default: none (same origin only).
+    #[arg(
+        long,
+        env = "GRPC_SHOWCASE_CORS_ALLOW_ORIGIN",
+        value_name = "ORIGIN",
+        value_delimiter = ','
+    )]
+    pub cors_allow_origin: Vec<String>,
+
+    /// Where the REST gateway (POST /api/FraudActivity) sends its gRPC calls, for
+    /// example http://10.0.0.5:50051 or https://fraud.internal:443. Default: this
+    /// server itself.
+    #[arg(long, env = "GRPC_SHOWCASE_GATEWAY_UPSTREAM", value_name = "URL")]
+    pub gateway_upstream: Option<String>,
+
+    /// A PEM CA certificate to trust for an https:// --gateway-upstream, besides the
+    /// system's root certificates.
+    #[arg(long, env = "GRPC_SHOWCASE_GATEWAY_UPSTREAM_CA", value_name = "FILE")]
+    pub gateway_upstream_ca: Option<PathBuf>,
+
+    /// How long the REST gateway waits for the fraud service (sent as the call's
+    /// deadline); past it the client gets 504.
+    #[arg(long, env = "GRPC_SHOWCASE_GATEWAY_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub gateway_timeout: Duration,
+
+    /// The most calls one HTTP/2 connection may have open at once
+    /// (SETTINGS_MAX_CONCURRENT_STREAMS); a client waits for a free one.
+    #[arg(
+        long,
+        env = "GRPC_SHOWCASE_MAX_CONCURRENT_STREAMS",
+        default_value_t = 200
+    )]
+    pub max_concurrent_streams: u32,
+
+    /// The most calls in progress across all connections (a stream counts until it
+    /// ends); more get UNAVAILABLE at once. Health checks are never refused.
+    #[arg(
+        long,
+        env = "GRPC_SHOWCASE_MAX_CONCURRENT_REQUESTS",
+        default_value_t = 1000
+    )]
+    pub max_concurrent_requests: usize,
+
+    /// How often to ping an idle client over HTTP/2 to check it is still there; 0
+    /// turns the pings off.
+    #[arg(long, env = "GRPC_SHOWCASE_HTTP2_KEEPALIVE_INTERVAL", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub http2_keepalive_interval: Duration,
+
+    /// How long a keepalive ping may go unanswered before the connection is closed.
+    #[arg(long, env = "GRPC_SHOWCASE_HTTP2_KEEPALIVE_TIMEOUT", default_value = "20s", value_parser = humantime::parse_duration)]
+    pub http2_keepalive_timeout: Duration,
+
+    /// The longest a unary call sent without a deadline (grpc-timeout) may take; past
+    /// it, DEADLINE_EXCEEDED. A client's own deadline always applies instead. Streams
+    /// are not limited. 0 turns the limit off.
+    #[arg(long, env = "GRPC_SHOWCASE_DEFAULT_UNARY_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub default_unary_timeout: Duration,
 }
 
 /// The log output format.
@@ -86,9 +187,19 @@ pub enum LogFormat {
 }
 
 impl Config {
-    /// The server settings these flags give.
-    pub fn settings(&self) -> Settings {
-        Settings {
+    /// The server settings these flags give; reads the --auth-tokens file.
+    ///
+    /// # Errors
+    /// When the tokens file cannot be read or is invalid.
+    pub fn settings(&self) -> Result<Settings, TokensError> {
+        let auth = self
+            .auth_tokens
+            .as_deref()
+            .map(Tokens::load)
+            .transpose()?
+            .map(Arc::new);
+        let nonzero = |duration: Duration| (!duration.is_zero()).then_some(duration);
+        Ok(Settings {
             max_message_size: self.max_message_size,
             shutdown_grace: self.shutdown_grace,
             models_dir: self.models_dir.clone(),
@@ -98,8 +209,27 @@ impl Config {
                 max_pixels: self.max_frame_pixels,
                 max_bytes: self.max_frame_bytes,
             },
+            auth,
+            tls: self
+                .tls_cert
+                .clone()
+                .zip(self.tls_key.clone())
+                .map(|(cert, key)| TlsFiles {
+                    cert,
+                    key,
+                    client_ca: self.tls_client_ca.clone(),
+                }),
+            cors_allowed_origins: self.cors_allow_origin.clone(),
+            gateway_upstream: self.gateway_upstream.clone(),
+            gateway_upstream_ca: self.gateway_upstream_ca.clone(),
+            gateway_timeout: self.gateway_timeout,
+            max_concurrent_streams: self.max_concurrent_streams,
+            max_concurrent_requests: self.max_concurrent_requests,
+            http2_keepalive_interval: nonzero(self.http2_keepalive_interval),
+            http2_keepalive_timeout: self.http2_keepalive_timeout,
+            default_unary_timeout: nonzero(self.default_unary_timeout),
             ..Settings::default()
-        }
+        })
     }
 }
 
@@ -111,9 +241,12 @@ mod tests {
     fn defaults_listen_on_loopback_only() {
         let config = Config::parse_from(["grpc-showcase"]);
         assert_eq!(config.listen, "127.0.0.1:50051".parse().unwrap());
-        assert_eq!(config.settings().shutdown_grace, Duration::from_secs(10));
-        assert_eq!(config.settings().max_message_size, 4 * 1024 * 1024);
-        assert_eq!(config.settings().frame_limits, Limits::default());
+        assert_eq!(
+            config.settings().unwrap().shutdown_grace,
+            Duration::from_secs(10)
+        );
+        assert_eq!(config.settings().unwrap().max_message_size, 4 * 1024 * 1024);
+        assert_eq!(config.settings().unwrap().frame_limits, Limits::default());
     }
 
     #[test]
@@ -138,7 +271,7 @@ mod tests {
         assert_eq!(config.max_message_size, 1024);
         assert_eq!(config.log_format, LogFormat::Json);
         assert_eq!(
-            config.settings().frame_limits,
+            config.settings().unwrap().frame_limits,
             Limits {
                 max_pixels: 640 * 480,
                 max_bytes: 1_000_000

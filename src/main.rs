@@ -30,7 +30,14 @@ async fn main() -> ExitCode {
         LogFormat::Json => logs.json().init(),
     }
 
-    let server = match Server::bind(config.listen, config.settings()).await {
+    let settings = match config.settings() {
+        Ok(settings) => settings,
+        Err(err) => {
+            tracing::error!("--auth-tokens: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let server = match Server::bind(config.listen, settings).await {
         Ok(server) => server,
         Err(err) => {
             tracing::error!("{err}");

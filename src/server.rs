@@ -2,17 +2,28 @@
 //! shuts down gracefully.
 //!
 //! Requests go through these layers, outermost first:
-//! 1. our accept loop (hyper-util, HTTP/1.1 and HTTP/2 on one port), which puts the
+//! 1. our accept loop (hyper-util, HTTP/1.1 and HTTP/2 on one port, TLS when
+//!    [`Settings::tls`] is set, HTTP/2 keepalive pings and
+//!    [`Settings::max_concurrent_streams`] per connection), which puts the
 //!    connection's addresses in each request so `Request::remote_addr` works;
-//! 2. [`deadline::DeadlineLayer`], which ends calls whose `grpc-timeout` passes with
+//! 2. CORS (tower-http), when [`Settings::cors_allowed_origins`] is not empty;
+//! 3. the edge: `GET /metrics` (Prometheus text, [`metrics`]), the REST gateway under
+//!    `/api/` ([`crate::gateway`]), and everything else on to
+//! 4. grpc-web's translation (tonic-web), which turns grpc-web requests (HTTP/1.1 or
+//!    HTTP/2) into gRPC and passes plain gRPC through;
+//! 5. [`metrics::MetricsLayer`], which counts every gRPC call by method and status;
+//! 6. [`limit::ConcurrencyLimitLayer`], the limit on calls in progress;
+//! 7. [`auth::AuthLayer`], when [`Settings::auth`] is set: bearer tokens;
+//! 8. [`deadline::DeadlineLayer`], which ends calls whose `grpc-timeout` (or, for unary
+//!    calls without one, [`Settings::default_unary_timeout`]) passes with
 //!    DEADLINE_EXCEEDED;
-//! 3. [`message_limit::MessageLimitLayer`], which refuses request messages over
+//! 9. [`message_limit::MessageLimitLayer`], which refuses request messages over
 //!    [`Settings::max_message_size`] (for the video service, over
 //!    [`video_message_limit`]) with RESOURCE_EXHAUSTED;
-//! 4. tonic's `Routes`, which dispatch on the `/package.Service/Method` path.
+//! 10. tonic's `Routes`, which dispatch on the `/package.Service/Method` path.
 //!
-//! Between 1 and 2, [`metrics::MetricsLayer`] counts every gRPC call by method and
-//! status code and answers `GET /metrics` (Prometheus text) on the same port.
+//! The REST gateway's gRPC calls to this server enter at 5, like a call from the
+//! network.
 //!
 //! Why our own accept loop rather than `tonic::transport::Server`: the latter always
 //! applies its own `grpc-timeout` handling, which ends calls with CANCELLED, outside
@@ -23,29 +34,51 @@
 //! told to finish (HTTP/2 GOAWAY: no new calls), calls in flight get
 //! [`Settings::shutdown_grace`] to finish, and whatever is left is then closed.
 
+pub mod auth;
 pub mod deadline;
+pub mod limit;
 pub mod linger;
 pub mod message_limit;
+pub mod methods;
 pub mod metrics;
+pub mod tls;
 
-use std::{future::Future, io, net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+use std::{
+    convert::Infallible,
+    future::Future,
+    io,
+    net::SocketAddr,
+    path::PathBuf,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
+use http::{HeaderName, HeaderValue, Method, Request, Response};
+use hyper::body::Incoming;
 use hyper_util::{
     rt::{TokioExecutor, TokioIo, TokioTimer},
     server::{conn::auto, graceful::GracefulShutdown},
     service::TowerToHyperService,
 };
 use tokio::{net::TcpListener, task::JoinSet};
-use tokio_util::task::TaskTracker;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::{either::Either, task::TaskTracker};
 use tonic::{
-    codec::CompressionEncoding, server::NamedService, service::Routes,
-    transport::server::TcpConnectInfo,
+    body::Body,
+    codec::CompressionEncoding,
+    server::NamedService,
+    service::Routes,
+    transport::{Certificate, Channel, ClientTlsConfig, Endpoint, server::TcpConnectInfo},
 };
-use tower::ServiceBuilder;
+use tonic_web::GrpcWebLayer;
+use tower::{Layer, ServiceBuilder, util::BoxCloneSyncService};
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tracing::{debug, info, warn};
 
 use crate::{
+    auth::Tokens,
     feedback::{FeedbackStore, StoreError},
+    gateway::{self, Gateway},
     health::{HealthRegistry, OVERALL, ServingStatus},
     models::{ModelEntry, ModelRegistry},
     proto::{
@@ -63,6 +96,7 @@ use crate::{
     streams::ActiveStreams,
     video::Limits,
 };
+pub use tls::TlsFiles;
 
 /// How the server behaves, independent of where it listens.
 #[derive(Debug, Clone)]
@@ -88,6 +122,35 @@ pub struct Settings {
     /// from [`Limits::max_bytes`] (see [`video_message_limit`]), not from
     /// `max_message_size`: a raw 1080p RGB frame (6.2 MB) is over tonic's 4 MiB default.
     pub frame_limits: Limits,
+    /// The bearer tokens every application service requires; `None` leaves every
+    /// service open (see [`crate::auth`]).
+    pub auth: Option<Arc<Tokens>>,
+    /// TLS (and mTLS) on the port; `None` serves plaintext.
+    pub tls: Option<TlsFiles>,
+    /// The origins whose web pages may call the server (CORS, for grpc-web and the
+    /// REST gateway): full origins such as `https://app.example.com`, or `*` for any.
+    /// Empty: no CORS headers, so only pages of the server's own origin may call.
+    pub cors_allowed_origins: Vec<String>,
+    /// Where the REST gateway sends its gRPC calls: a URL (`http://host:port` or
+    /// `https://...`), or `None` for this server itself, in process.
+    pub gateway_upstream: Option<String>,
+    /// A PEM CA certificate to trust for an `https://` upstream, besides the system's.
+    pub gateway_upstream_ca: Option<PathBuf>,
+    /// How long the REST gateway waits for its upstream call (sent as its deadline).
+    pub gateway_timeout: Duration,
+    /// The most calls one HTTP/2 connection may have open at once
+    /// (SETTINGS_MAX_CONCURRENT_STREAMS: clients wait for a free one).
+    pub max_concurrent_streams: u32,
+    /// The most calls in progress across all connections; more get UNAVAILABLE
+    /// (see [`limit`]).
+    pub max_concurrent_requests: usize,
+    /// How often the server pings an idle HTTP/2 connection to check that the client is
+    /// still there; `None` never pings.
+    pub http2_keepalive_interval: Option<Duration>,
+    /// How long the server waits for a ping's answer before closing the connection.
+    pub http2_keepalive_timeout: Duration,
+    /// The limit of unary calls sent without a deadline; `None`: no limit.
+    pub default_unary_timeout: Option<Duration>,
 }
 
 /// The largest message of the video service, in bytes: a frame's data plus room for
@@ -103,7 +166,11 @@ const FRAME_MESSAGE_OVERHEAD: usize = 1024;
 impl Default for Settings {
     /// 4 MiB messages (tonic's own default), 10 s of grace, 200 ms between greetings,
     /// models from `./models`, the fraud model `fraud`, feedback in `./data`, watchers
-    /// 1024 feedbacks of slack, frames up to 4K UHD and 32 MiB ([`Limits::default`]).
+    /// 1024 feedbacks of slack, frames up to 4K UHD and 32 MiB ([`Limits::default`]);
+    /// no auth, no TLS, no CORS; the gateway calls this server with a 5 s timeout; 200
+    /// calls per connection (hyper's default), 1000 in all; a keepalive ping every 60 s
+    /// answered within 20 s (grpc-go's default timeout); unary calls without a deadline
+    /// limited to 30 s.
     fn default() -> Self {
         Self {
             max_message_size: 4 * 1024 * 1024,
@@ -114,6 +181,17 @@ impl Default for Settings {
             data_dir: PathBuf::from("data"),
             feedback_watch_buffer: 1024,
             frame_limits: Limits::default(),
+            auth: None,
+            tls: None,
+            cors_allowed_origins: Vec::new(),
+            gateway_upstream: None,
+            gateway_upstream_ca: None,
+            gateway_timeout: Duration::from_secs(5),
+            max_concurrent_streams: 200,
+            max_concurrent_requests: 1000,
+            http2_keepalive_interval: Some(Duration::from_secs(60)),
+            http2_keepalive_timeout: Duration::from_secs(20),
+            default_unary_timeout: Some(Duration::from_secs(30)),
         }
     }
 }
@@ -132,6 +210,10 @@ pub enum ServeError {
     Storage(StoreError),
     /// Reading the listening socket failed.
     Io(io::Error),
+    /// The TLS certificate, key or CA could not be used.
+    Tls(tls::TlsError),
+    /// The REST gateway's upstream URL or CA is invalid.
+    Gateway(String),
     /// A descriptor set given to reflection was invalid.
     Reflection(tonic_reflection::server::Error),
 }
@@ -142,6 +224,8 @@ impl std::fmt::Display for ServeError {
             ServeError::Listen { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
             ServeError::Storage(err) => err.fmt(f),
             ServeError::Io(err) => write!(f, "socket error: {err}"),
+            ServeError::Tls(err) => write!(f, "TLS: {err}"),
+            ServeError::Gateway(err) => write!(f, "REST gateway: {err}"),
             ServeError::Reflection(err) => write!(f, "reflection setup failed: {err}"),
         }
     }
@@ -156,7 +240,6 @@ impl From<io::Error> for ServeError {
 }
 
 /// A bound, not yet serving, server.
-#[derive(Debug)]
 pub struct Server {
     /// The listening socket, bound in [`Server::bind`] so that its address (with the
     /// real port when port 0 was asked for) is known before serving starts.
@@ -171,6 +254,20 @@ pub struct Server {
     models: Arc<ModelRegistry>,
     /// The feedback database, opened in [`Server::bind`].
     feedback: FeedbackStore,
+    /// The TLS acceptor, when TLS is on.
+    tls: Option<TlsAcceptor>,
+    /// The REST gateway's channel to another server (`--gateway-upstream`).
+    upstream: Option<Channel>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("listener", &self.listener)
+            .field("settings", &self.settings)
+            .field("tls", &self.tls.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Server {
@@ -182,6 +279,16 @@ impl Server {
     /// [`ServeError::Listen`] when the address cannot be bound (in use, not permitted
     /// ...); [`ServeError::Storage`] when the feedback database cannot be opened.
     pub async fn bind(addr: SocketAddr, settings: Settings) -> Result<Self, ServeError> {
+        let tls = settings
+            .tls
+            .as_ref()
+            .map(tls::acceptor)
+            .transpose()
+            .map_err(ServeError::Tls)?;
+        let upstream = match &settings.gateway_upstream {
+            None => None,
+            Some(url) => Some(upstream_channel(url, &settings)?),
+        };
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| ServeError::Listen { addr, source })?;
@@ -207,6 +314,8 @@ impl Server {
             streams: ActiveStreams::new(),
             models: Arc::new(models),
             feedback,
+            tls,
+            upstream,
         })
     }
 
@@ -244,30 +353,67 @@ impl Server {
             streams,
             models,
             feedback,
+            tls,
+            upstream,
         } = self;
         let metrics = metrics::Metrics::new(&DESCRIPTOR_SETS, streams.clone());
         let (routes, names) = routes(&settings, &health, &streams, &models, feedback)?;
-        let service = ServiceBuilder::new()
-            .layer(metrics::MetricsLayer::new(metrics))
-            .layer(deadline::DeadlineLayer)
-            .layer(message_limit::MessageLimitLayer::new(
-                message_limit::Limit {
-                    bytes: settings.max_message_size,
-                    setting: "--max-message-size",
-                },
-                [(
-                    name_of_type::<VideoProcessingServer<VideoService>>(),
+        let deadline = match settings.default_unary_timeout {
+            Some(timeout) => {
+                let unary = methods::methods(&DESCRIPTOR_SETS)
+                    .into_iter()
+                    .filter(|(_, rpc_type)| *rpc_type == methods::RpcType::Unary)
+                    .map(|(path, _)| path)
+                    .collect();
+                deadline::DeadlineLayer::with_default_unary_timeout(timeout, Arc::new(unary))
+            }
+            None => deadline::DeadlineLayer::new(),
+        };
+        // Every gRPC call, from the network or from the REST gateway, goes through this.
+        let grpc: HttpService = BoxCloneSyncService::new(
+            ServiceBuilder::new()
+                .layer(metrics::MetricsLayer::new(metrics.clone()))
+                .layer(limit::ConcurrencyLimitLayer::new(
+                    settings.max_concurrent_requests,
+                ))
+                .option_layer(settings.auth.clone().map(auth::AuthLayer::new))
+                .layer(deadline)
+                .layer(message_limit::MessageLimitLayer::new(
                     message_limit::Limit {
-                        bytes: video_message_limit(&settings.frame_limits),
-                        setting: "--max-frame-bytes",
+                        bytes: settings.max_message_size,
+                        setting: "--max-message-size",
                     },
-                )],
-            ))
-            .service(routes);
+                    [(
+                        name_of_type::<VideoProcessingServer<VideoService>>(),
+                        message_limit::Limit {
+                            bytes: video_message_limit(&settings.frame_limits),
+                            setting: "--max-frame-bytes",
+                        },
+                    )],
+                ))
+                .service(routes),
+        );
+        let upstream = match upstream {
+            Some(channel) => BoxCloneSyncService::new(channel),
+            None => Gateway::in_process(grpc.clone()),
+        };
+        let edge = Edge {
+            metrics,
+            gateway: Gateway::new(upstream, settings.auth.clone(), settings.gateway_timeout),
+            grpc_web: BoxCloneSyncService::new(GrpcWebLayer::new().layer(grpc)),
+        };
+        let service: HttpService = match cors_layer(&settings.cors_allowed_origins)? {
+            Some(cors) => BoxCloneSyncService::new(cors.layer(edge)),
+            None => BoxCloneSyncService::new(edge),
+        };
 
         let mut http = auto::Builder::new(TokioExecutor::new());
         http.http1().timer(TokioTimer::new());
-        http.http2().timer(TokioTimer::new());
+        http.http2()
+            .timer(TokioTimer::new())
+            .max_concurrent_streams(settings.max_concurrent_streams)
+            .keep_alive_interval(settings.http2_keepalive_interval)
+            .keep_alive_timeout(settings.http2_keepalive_timeout);
         let graceful = GracefulShutdown::new();
         let lingering = TaskTracker::new();
         let mut connections = JoinSet::new();
@@ -288,8 +434,10 @@ impl Server {
             );
         }
         health.set(OVERALL, ServingStatus::Serving);
+        log_edge_settings(&settings);
         let local_addr = listener.local_addr()?;
-        info!(services = ?names, "listening on {local_addr}");
+        let scheme = if tls.is_some() { "TLS" } else { "plaintext" };
+        info!(services = ?names, "listening on {local_addr} ({scheme})");
 
         tokio::pin!(shutdown);
         loop {
@@ -316,20 +464,39 @@ impl Server {
                 remote_addr: Some(remote_addr),
             };
             let service = ServiceBuilder::new()
-                .map_request(move |mut request: http::Request<_>| {
+                .map_request(move |request: http::Request<Incoming>| {
+                    let mut request = request.map(tonic::body::Body::new);
                     request.extensions_mut().insert(connect_info.clone());
                     request
                 })
                 .service(service.clone());
-            let connection = http
-                .serve_connection(
-                    TokioIo::new(linger::LingeringStream::new(stream, lingering.clone())),
-                    TowerToHyperService::new(service),
-                )
-                .into_owned();
-            let connection = graceful.watch(connection);
+            let stream = linger::LingeringStream::new(stream, lingering.clone());
+            let (http, tls, watcher) = (http.clone(), tls.clone(), graceful.watcher());
             connections.spawn(async move {
-                if let Err(err) = connection.await {
+                // The handshake runs in the connection's task: a slow client does not
+                // hold up the accept loop.
+                let io = match tls {
+                    None => Either::Left(stream),
+                    Some(acceptor) => {
+                        match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream))
+                            .await
+                        {
+                            Ok(Ok(tls_stream)) => Either::Right(tls_stream),
+                            Ok(Err(err)) => {
+                                debug!(%remote_addr, "TLS handshake failed: {err}");
+                                return;
+                            }
+                            Err(_) => {
+                                debug!(%remote_addr, "TLS handshake timed out");
+                                return;
+                            }
+                        }
+                    }
+                };
+                let connection = http
+                    .serve_connection(TokioIo::new(io), TowerToHyperService::new(service))
+                    .into_owned();
+                if let Err(err) = watcher.watch(connection).await {
                     debug!(%remote_addr, "connection ended with an error: {err}");
                 }
             });
@@ -358,6 +525,176 @@ impl Server {
         let _ = tokio::time::timeout(linger::LINGER, lingering.wait()).await;
         Ok(())
     }
+}
+
+/// How long a client has to complete its TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// An HTTP service of the server: every layer takes and gives tonic bodies.
+type HttpService = BoxCloneSyncService<Request<Body>, Response<Body>, Infallible>;
+
+/// The front of the server: sends each request to `/metrics`, the REST gateway, or
+/// the gRPC services (through grpc-web's translation, which passes plain gRPC on).
+///
+/// Why the dispatch comes before grpc-web: tonic-web 0.14.9's `GrpcWebService` answers
+/// 400 to any HTTP/1.1 request that is not grpc-web (src/service.rs,
+/// `RequestKind::Other`), which would refuse `curl /metrics` and the gateway's JSON.
+#[derive(Clone)]
+struct Edge {
+    metrics: metrics::Metrics,
+    gateway: Gateway,
+    grpc_web: HttpService,
+}
+
+type BoxFuture<T> = std::pin::Pin<Box<dyn Future<Output = Result<T, Infallible>> + Send>>;
+
+impl tower::Service<Request<Body>> for Edge {
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<Response<Body>>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Infallible>> {
+        self.grpc_web.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        let path = request.uri().path();
+        if path == metrics::METRICS_PATH && request.method() == Method::GET {
+            let response = self.metrics.response();
+            return Box::pin(async move { Ok(response) });
+        }
+        if path.starts_with(gateway::PREFIX) {
+            let (gateway, metrics) = (self.gateway.clone(), self.metrics.clone());
+            return Box::pin(async move {
+                let started = Instant::now();
+                let method = request.method().clone();
+                let (handler, response) = gateway.handle(request).await;
+                metrics.record_http(handler, &method, response.status(), started.elapsed());
+                Ok(response)
+            });
+        }
+        Box::pin(self.grpc_web.call(request))
+    }
+}
+
+/// The CORS layer for `origins` (see [`Settings::cors_allowed_origins`]), or `None`
+/// when there are none.
+///
+/// # Errors
+/// [`ServeError::Gateway`] for an origin that is not a valid header value.
+fn cors_layer(origins: &[String]) -> Result<Option<CorsLayer>, ServeError> {
+    if origins.is_empty() {
+        return Ok(None);
+    }
+    let allow_origin = if origins.iter().any(|origin| origin == "*") {
+        AllowOrigin::any()
+    } else {
+        let origins = origins
+            .iter()
+            .map(|origin| {
+                HeaderValue::from_str(origin.trim_end_matches('/')).map_err(|err| {
+                    ServeError::Gateway(format!("invalid CORS origin {origin:?}: {err}"))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        AllowOrigin::list(origins)
+    };
+    let header = HeaderName::from_static;
+    Ok(Some(
+        CorsLayer::new()
+            .allow_origin(allow_origin)
+            .allow_methods([Method::POST, Method::GET, Method::OPTIONS])
+            // What grpc-web clients (grpc-web, Connect, improbable-eng) and the gateway's
+            // callers send.
+            .allow_headers([
+                http::header::CONTENT_TYPE,
+                http::header::AUTHORIZATION,
+                header("x-grpc-web"),
+                header("x-user-agent"),
+                header("grpc-timeout"),
+                header("grpc-accept-encoding"),
+                header("grpc-encoding"),
+            ])
+            // The status of a grpc-web call is in these (trailers-only responses): a
+            // script can read them only when they are exposed.
+            .expose_headers([
+                header("grpc-status"),
+                header("grpc-message"),
+                header("grpc-status-details-bin"),
+                header("grpc-encoding"),
+            ])
+            .max_age(Duration::from_secs(24 * 60 * 60)),
+    ))
+}
+
+/// A lazily connecting channel to the gateway's upstream `url`.
+fn upstream_channel(url: &str, settings: &Settings) -> Result<Channel, ServeError> {
+    let invalid = |err: &dyn std::fmt::Display| {
+        ServeError::Gateway(format!("invalid --gateway-upstream {url:?}: {err}"))
+    };
+    let mut endpoint = Endpoint::from_shared(url.to_owned())
+        .map_err(|err| invalid(&err))?
+        .connect_timeout(settings.gateway_timeout);
+    if url.starts_with("https://") {
+        let mut tls = ClientTlsConfig::new().with_native_roots();
+        if let Some(ca) = &settings.gateway_upstream_ca {
+            let pem = std::fs::read(ca).map_err(|err| {
+                ServeError::Gateway(format!(
+                    "cannot read --gateway-upstream-ca {}: {err}",
+                    ca.display()
+                ))
+            })?;
+            tls = tls.ca_certificate(Certificate::from_pem(pem));
+        }
+        endpoint = endpoint.tls_config(tls).map_err(|err| invalid(&err))?;
+    } else if !url.starts_with("http://") {
+        return Err(invalid(&"expected an http:// or https:// URL"));
+    }
+    Ok(endpoint.connect_lazy())
+}
+
+/// Says at startup how the edge is set up: auth (a warning when it is off), CORS, the
+/// gateway's upstream, the limits.
+fn log_edge_settings(settings: &Settings) {
+    match &settings.auth {
+        None => warn!(
+            "auth is off: anyone who can connect may call every service \
+             (--auth-tokens FILE requires bearer tokens)"
+        ),
+        Some(tokens) => info!(
+            tokens = tokens.len(),
+            "auth is on: every service but health and reflection requires a bearer token"
+        ),
+    }
+    if let Some(files) = &settings.tls {
+        match &files.client_ca {
+            Some(ca) => info!(ca = %ca.display(), "TLS on; client certificates required (mTLS)"),
+            None => info!("TLS on"),
+        }
+    }
+    if !settings.cors_allowed_origins.is_empty() {
+        info!(origins = ?settings.cors_allowed_origins, "CORS allows these origins");
+    }
+    match &settings.gateway_upstream {
+        Some(url) => {
+            info!(upstream = %url, "REST gateway: POST {} calls {url}", gateway::FRAUD_ACTIVITY)
+        }
+        None => info!(
+            "REST gateway: POST {} calls this server",
+            gateway::FRAUD_ACTIVITY
+        ),
+    }
+    info!(
+        max_concurrent_streams = settings.max_concurrent_streams,
+        max_concurrent_requests = settings.max_concurrent_requests,
+        keepalive_interval = ?settings.http2_keepalive_interval,
+        keepalive_timeout = ?settings.http2_keepalive_timeout,
+        default_unary_timeout = ?settings.default_unary_timeout,
+        "limits"
+    );
 }
 
 /// Every descriptor set the server knows: ours, google.rpc's error details, health and

@@ -11,14 +11,20 @@
 //! - ends a response stream that is still going when the deadline passes with
 //!   DEADLINE_EXCEEDED trailers, dropping the handler's stream, which stops its work.
 //!
+//! Optionally, unary calls sent without a `grpc-timeout` get the server's default
+//! ([`DeadlineLayer::with_default_unary_timeout`], `--default-unary-timeout`), so that a
+//! client that never finishes sending its request cannot hold a call open forever.
+//!
 //! The header format is that of the gRPC over HTTP/2 spec
 //! (<https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-HTTP2.md>): at most 8 ASCII
 //! digits and a unit, `H`, `M`, `S`, `m`, `u` or `n`. A malformed header gets INTERNAL,
 //! as grpc-go's server answers it.
 
 use std::{
+    collections::HashSet,
     future::Future,
     pin::Pin,
+    sync::Arc,
     task::{Context, Poll, ready},
     time::Duration,
 };
@@ -53,21 +59,67 @@ pub fn parse_grpc_timeout(value: &[u8]) -> Option<Duration> {
     })
 }
 
-fn deadline_exceeded(timeout: Duration) -> Status {
-    Status::deadline_exceeded(format!(
-        "the call's deadline ({timeout:?} after it started, from its grpc-timeout header) passed"
-    ))
+/// A call's time limit and where it came from.
+#[derive(Debug, Clone, Copy)]
+struct Expiry {
+    timeout: Duration,
+    /// True when the client sent no `grpc-timeout` and the server's default for unary
+    /// calls applies.
+    by_default: bool,
+}
+
+impl Expiry {
+    fn status(self) -> Status {
+        let timeout = self.timeout;
+        if self.by_default {
+            Status::deadline_exceeded(format!(
+                "the call ran longer than the server's limit for unary calls without a \
+                 deadline ({timeout:?}, --default-unary-timeout); set a deadline \
+                 (grpc-timeout) to choose your own"
+            ))
+        } else {
+            Status::deadline_exceeded(format!(
+                "the call's deadline ({timeout:?} after it started, from its grpc-timeout \
+                 header) passed"
+            ))
+        }
+    }
 }
 
 /// A [`Layer`] that applies [`Deadline`] to a service.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct DeadlineLayer;
+#[derive(Debug, Clone, Default)]
+pub struct DeadlineLayer {
+    default_unary: Option<(Duration, Arc<HashSet<String>>)>,
+}
+
+impl DeadlineLayer {
+    /// Deadlines from `grpc-timeout` only.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Also limits unary calls sent without a deadline to `timeout`; `unary_paths` are
+    /// the `/package.Service/Method` paths of the unary methods. A client that sends a
+    /// `grpc-timeout` gets its own deadline, longer or shorter; streams are not limited
+    /// (a watch or a video stream may rightly last hours).
+    pub fn with_default_unary_timeout(
+        timeout: Duration,
+        unary_paths: Arc<HashSet<String>>,
+    ) -> Self {
+        Self {
+            default_unary: Some((timeout, unary_paths)),
+        }
+    }
+}
 
 impl<S> Layer<S> for DeadlineLayer {
     type Service = Deadline<S>;
 
     fn layer(&self, inner: S) -> Deadline<S> {
-        Deadline { inner }
+        Deadline {
+            inner,
+            default_unary: self.default_unary.clone(),
+        }
     }
 }
 
@@ -75,6 +127,7 @@ impl<S> Layer<S> for DeadlineLayer {
 #[derive(Debug, Clone)]
 pub struct Deadline<S> {
     inner: S,
+    default_unary: Option<(Duration, Arc<HashSet<String>>)>,
 }
 
 impl<S, B> Service<Request<B>> for Deadline<S>
@@ -90,10 +143,20 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        let timeout = match request.headers().get(GRPC_TIMEOUT) {
-            None => None,
+        let expiry = match request.headers().get(GRPC_TIMEOUT) {
+            None => self
+                .default_unary
+                .as_ref()
+                .filter(|(_, unary)| unary.contains(request.uri().path()))
+                .map(|&(timeout, _)| Expiry {
+                    timeout,
+                    by_default: true,
+                }),
             Some(value) => match parse_grpc_timeout(value.as_bytes()) {
-                Some(timeout) => Some(timeout),
+                Some(timeout) => Some(Expiry {
+                    timeout,
+                    by_default: false,
+                }),
                 None => {
                     let status = Status::internal(format!(
                         "malformed grpc-timeout header {value:?}: expected 1 to 8 digits \
@@ -110,7 +173,7 @@ where
         DeadlineFuture {
             // The timer starts before the handler is called: the deadline counts from
             // the moment the call reached the server.
-            deadline: timeout.map(|t| (Box::pin(tokio::time::sleep(t)), t)),
+            deadline: expiry.map(|e| (Box::pin(tokio::time::sleep(e.timeout)), e)),
             inner: Some(self.inner.call(request)),
             refused: None,
         }
@@ -124,7 +187,7 @@ pin_project! {
         inner: Option<F>,
         // The status to answer without calling the service (malformed header).
         refused: Option<Status>,
-        deadline: Option<(Pin<Box<Sleep>>, Duration)>,
+        deadline: Option<(Pin<Box<Sleep>>, Expiry)>,
     }
 }
 
@@ -147,21 +210,21 @@ where
             this.inner.set(None);
             let deadline = this.deadline.take();
             return Poll::Ready(result.map(|response| match deadline {
-                Some((sleep, timeout)) => response.map(|body| {
+                Some((sleep, expiry)) => response.map(|body| {
                     Body::new(DeadlineBody {
                         inner: body,
                         sleep,
-                        timeout,
+                        expiry,
                         done: false,
                     })
                 }),
                 None => response,
             }));
         }
-        if let Some((sleep, timeout)) = this.deadline
+        if let Some((sleep, expiry)) = this.deadline
             && sleep.as_mut().poll(cx).is_ready()
         {
-            let status = deadline_exceeded(*timeout);
+            let status = expiry.status();
             // Dropping the handler's future stops its work.
             this.inner.set(None);
             return Poll::Ready(Ok(status.into_http()));
@@ -176,7 +239,7 @@ pin_project! {
         #[pin]
         inner: Body,
         sleep: Pin<Box<Sleep>>,
-        timeout: Duration,
+        expiry: Expiry,
         done: bool,
     }
 }
@@ -199,11 +262,8 @@ impl HttpBody for DeadlineBody {
             // hyper to drop this body.
             this.inner.set(Body::empty());
             let mut trailers = HeaderMap::new();
-            if deadline_exceeded(*this.timeout)
-                .add_header(&mut trailers)
-                .is_err()
-            {
-                return Poll::Ready(Some(Err(deadline_exceeded(*this.timeout))));
+            if this.expiry.status().add_header(&mut trailers).is_err() {
+                return Poll::Ready(Some(Err(this.expiry.status())));
             }
             return Poll::Ready(Some(Ok(Frame::trailers(trailers))));
         }

@@ -19,16 +19,15 @@ use std::{
     pin::Pin,
     sync::{Arc, OnceLock},
     task::{Context, Poll, ready},
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 use bytes::Bytes;
-use http::{HeaderMap, Method, Request, Response, header::CONTENT_TYPE};
+use http::{HeaderMap, Method, Request, Response, StatusCode, header::CONTENT_TYPE};
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use metrics::{Counter, Gauge, Histogram, Key, Label, Metadata, Recorder, Unit};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 use pin_project_lite::pin_project;
-use prost::Message;
 use tonic::body::Body;
 use tower::{Layer, Service};
 
@@ -73,6 +72,8 @@ pub struct Metrics {
     /// only methods called are rendered) and reused after: no allocation or registry
     /// lookup per call.
     methods: Arc<HashMap<String, Arc<MethodMetrics>>>,
+    /// Calls to paths no descriptor names.
+    unknown: Arc<MethodMetrics>,
     open_streams: Gauge,
     streams: ActiveStreams,
 }
@@ -120,39 +121,25 @@ impl Metrics {
             None,
             "RPCs started and not yet completed.".into(),
         );
+        recorder.describe_counter(
+            "http_requests_total".into(),
+            None,
+            "HTTP requests to the REST gateway, by handler, method and status code.".into(),
+        );
+        recorder.describe_histogram(
+            "http_request_duration_seconds".into(),
+            Some(Unit::Seconds),
+            "Time from an HTTP request's arrival to its response's headers, seconds.".into(),
+        );
         recorder.describe_gauge(
             "grpc_server_open_streams".into(),
             None,
             "Streaming RPCs in progress (client, server or bidirectional).".into(),
         );
         let mut methods = HashMap::new();
-        for set in descriptor_sets {
-            let Ok(set) = prost_types::FileDescriptorSet::decode(*set) else {
-                continue;
-            };
-            for file in set.file {
-                let package = file.package.unwrap_or_default();
-                for service in file.service {
-                    let service_name = match package.as_str() {
-                        "" => service.name().to_owned(),
-                        package => format!("{package}.{}", service.name()),
-                    };
-                    for method in service.method {
-                        let grpc_type = match (
-                            method.client_streaming.unwrap_or(false),
-                            method.server_streaming.unwrap_or(false),
-                        ) {
-                            (false, false) => "unary",
-                            (true, false) => "client_stream",
-                            (false, true) => "server_stream",
-                            (true, true) => "bidi_stream",
-                        };
-                        let path = format!("/{service_name}/{}", method.name());
-                        let metrics = MethodMetrics::new(grpc_type, &path);
-                        methods.insert(path, Arc::new(metrics));
-                    }
-                }
-            }
+        for (path, rpc_type) in super::methods::methods(descriptor_sets) {
+            let metrics = MethodMetrics::new(rpc_type.label(), &path);
+            methods.insert(path, Arc::new(metrics));
         }
         let open_streams =
             recorder.register_gauge(&Key::from_name("grpc_server_open_streams"), &metadata());
@@ -160,6 +147,7 @@ impl Metrics {
             handle: recorder.handle(),
             recorder: Arc::new(recorder),
             methods: Arc::new(methods),
+            unknown: Arc::new(MethodMetrics::new("unknown", "/unknown/unknown")),
             open_streams,
             streams,
         }
@@ -171,14 +159,63 @@ impl Metrics {
         self.handle.render()
     }
 
+    /// The answer to `GET /metrics`: [`Metrics::render`] as `text/plain`.
+    pub fn response(&self) -> Response<Body> {
+        Response::builder()
+            .header(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")
+            .body(Body::new(http_body_util::Full::new(Bytes::from(
+                self.render(),
+            ))))
+            .expect("a valid response")
+    }
+
+    /// Counts one plain HTTP request (the REST gateway's) in `http_requests_total`,
+    /// labelled `handler` (the route, such as `/api/FraudActivity`, or `unknown`: pass
+    /// only fixed strings, so that the label stays bounded), `method` (GET, POST ... or
+    /// `other`) and `code` (the HTTP status), and its duration in the histogram
+    /// `http_request_duration_seconds` (by handler).
+    pub fn record_http(
+        &self,
+        handler: &'static str,
+        method: &Method,
+        code: StatusCode,
+        elapsed: Duration,
+    ) {
+        let method = match *method {
+            Method::GET => "GET",
+            Method::POST => "POST",
+            Method::PUT => "PUT",
+            Method::DELETE => "DELETE",
+            Method::PATCH => "PATCH",
+            Method::HEAD => "HEAD",
+            Method::OPTIONS => "OPTIONS",
+            _ => "other",
+        };
+        let code = Label::new("code", code.as_str().to_owned());
+        let labels = vec![
+            Label::new("handler", handler),
+            Label::new("method", method),
+            code,
+        ];
+        self.recorder
+            .register_counter(&Key::from_parts("http_requests_total", labels), &metadata())
+            .increment(1);
+        self.recorder
+            .register_histogram(
+                &Key::from_parts(
+                    "http_request_duration_seconds",
+                    vec![Label::new("handler", handler)],
+                ),
+                &metadata(),
+            )
+            .record(elapsed.as_secs_f64());
+    }
+
     /// The counters of a call to `path`, and the call counted as started and in flight.
     fn start(&self, path: &str) -> CallRecord {
-        let method = match self.methods.get(path) {
-            Some(method) => Arc::clone(method),
-            // A path no descriptor names (tonic answers UNIMPLEMENTED): counted under
-            // its own labels, registered for this call.
-            None => Arc::new(MethodMetrics::new("unknown", path)),
-        };
+        // A path no descriptor names (tonic answers UNIMPLEMENTED) counts under one
+        // set of "unknown" labels, so that made-up paths cannot grow the metrics.
+        let method = Arc::clone(self.methods.get(path).unwrap_or(&self.unknown));
         let handles = method.handles(&self.recorder);
         handles.started.increment(1);
         handles.in_flight.increment(1.0);
@@ -306,7 +343,8 @@ impl Drop for CallRecord {
     }
 }
 
-/// A [`Layer`] that counts gRPC calls into [`Metrics`] and answers `GET /metrics`.
+/// A [`Layer`] that counts gRPC calls into [`Metrics`]. (`GET /metrics` is answered in
+/// front of it, by [`crate::server`], with [`Metrics::response`].)
 #[derive(Debug, Clone)]
 pub struct MetricsLayer {
     metrics: Metrics,
@@ -354,14 +392,6 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        if request.uri().path() == METRICS_PATH && request.method() == Method::GET {
-            let text = self.metrics.render();
-            let response = Response::builder()
-                .header(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")
-                .body(Body::new(http_body_util::Full::new(Bytes::from(text))))
-                .expect("a valid response");
-            return Box::pin(async move { Ok(response) });
-        }
         let is_grpc = request
             .headers()
             .get(CONTENT_TYPE)
