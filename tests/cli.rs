@@ -11,6 +11,7 @@ use std::{
 };
 
 use common::TestServer;
+use grpc_showcase::proto::helloworld::{HelloRequest, greeter_client::GreeterClient};
 use image::RgbImage;
 
 /// The video example's .mp4 reading and writing, used here to read its output back.
@@ -28,6 +29,8 @@ struct Running {
     child: Child,
     addr: String,
     logs: mpsc::Receiver<String>,
+    /// The log lines before "listening on".
+    startup: Vec<String>,
     /// Its data directory, deleted with it.
     _data: tempfile::TempDir,
 }
@@ -41,7 +44,13 @@ impl Running {
 
     /// Starts the binary on the data directory `data`.
     fn start_with_data(data: tempfile::TempDir) -> Self {
+        Self::start_with(data, &[])
+    }
+
+    /// Starts the binary on the data directory `data` with extra flags `args`.
+    fn start_with(data: tempfile::TempDir, args: &[&str]) -> Self {
         let mut child = Command::new(BINARY)
+            .args(args)
             .env("GRPC_SHOWCASE_LISTEN", "127.0.0.1:0")
             .env("GRPC_SHOWCASE_DATA_DIR", data.path())
             .env("GRPC_SHOWCASE_SHUTDOWN_GRACE", "5s")
@@ -58,6 +67,7 @@ impl Running {
                 }
             }
         });
+        let mut startup = Vec::new();
         let addr = loop {
             let line = logs
                 .recv_timeout(Duration::from_secs(30))
@@ -65,11 +75,13 @@ impl Running {
             if let Some((_, rest)) = line.split_once("listening on ") {
                 break rest.split_whitespace().next().unwrap().to_owned();
             }
+            startup.push(line);
         };
         Self {
             child,
             addr,
             logs,
+            startup,
             _data: data,
         }
     }
@@ -125,6 +137,21 @@ fn help_explains_every_flag_and_its_environment_variable() {
         "GRPC_SHOWCASE_MAX_FRAME_PIXELS",
         "--max-frame-bytes",
         "GRPC_SHOWCASE_MAX_FRAME_BYTES",
+        "--auth-tokens",
+        "GRPC_SHOWCASE_AUTH_TOKENS",
+        "--tls-cert",
+        "--tls-key",
+        "--tls-client-ca",
+        "--cors-allow-origin",
+        "--gateway-upstream",
+        "--gateway-upstream-ca",
+        "--gateway-timeout",
+        "--max-concurrent-streams",
+        "--max-concurrent-requests",
+        "--http2-keepalive-interval",
+        "--http2-keepalive-timeout",
+        "--default-unary-timeout",
+        "GRPC_SHOWCASE_DEFAULT_UNARY_TIMEOUT",
     ] {
         assert!(
             help.contains(expected),
@@ -175,6 +202,98 @@ async fn sigterm_flips_health_then_exits_zero() {
 #[tokio::test]
 async fn sigint_flips_health_then_exits_zero() {
     stop_with(libc::SIGINT, "SIGINT").await;
+}
+
+#[tokio::test]
+async fn says_at_startup_when_auth_is_off() {
+    let running = Running::start_with(tempfile::tempdir().unwrap(), &[]);
+    let startup = running.startup.join("\n");
+    running.signal(libc::SIGTERM);
+    running.wait();
+    assert!(startup.contains("auth is off"), "{startup}");
+}
+
+#[tokio::test]
+async fn tokens_are_never_logged_even_at_trace_level() {
+    const TOKEN: &str = "secret-7c1d9e2f4a6b8c0d";
+    const WRONG: &str = "wrong-secret-3e5f7a9b1c";
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens.json");
+    std::fs::write(
+        &tokens,
+        format!(r#"[{{"name": "demo", "token": "{TOKEN}", "allow": ["helloworld.Greeter"]}}]"#),
+    )
+    .unwrap();
+    let running = Running::start_with(
+        tempfile::tempdir().unwrap(),
+        &[
+            "--auth-tokens",
+            tokens.to_str().unwrap(),
+            "--log-level",
+            "trace",
+        ],
+    );
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", running.addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut greeter = GreeterClient::new(channel);
+    for (token, ok) in [(TOKEN, true), (WRONG, false)] {
+        let mut request = tonic::Request::new(HelloRequest { name: "log".into() });
+        request
+            .metadata_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        assert_eq!(greeter.say_hello(request).await.is_ok(), ok);
+    }
+    // The REST gateway sees the header too.
+    let header = format!("Bearer {WRONG}");
+    let reply = common::http1(
+        running.addr.parse().unwrap(),
+        "POST",
+        "/api/FraudActivity",
+        &[("Authorization", &header)],
+        common::TRANSACTION_JSON.as_bytes(),
+    )
+    .await;
+    assert_eq!(reply.status, 401);
+    running.signal(libc::SIGTERM);
+    let startup = running.startup.clone();
+    let (status, logs) = running.wait();
+    assert!(status.success());
+    let all = [startup, logs].concat().join("\n");
+    assert!(all.contains("auth is on"), "{all}");
+    assert!(
+        !all.contains(TOKEN) && !all.contains(WRONG),
+        "a token was logged"
+    );
+    assert!(!all.contains("secret-"), "part of a token was logged");
+}
+
+#[test]
+fn an_invalid_tokens_file_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens.json");
+    std::fs::write(
+        &tokens,
+        r#"[{"name": "demo", "token": "short", "allow": ["*"]}]"#,
+    )
+    .unwrap();
+    let output = Command::new(BINARY)
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--auth-tokens",
+            tokens.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("tokens.json") && stderr.contains("16 to 4096"),
+        "{stderr}"
+    );
 }
 
 #[test]

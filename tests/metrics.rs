@@ -173,3 +173,83 @@ async fn shows_calls_in_flight_and_open_streams() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn counts_the_rest_gateways_requests_by_status() {
+    let server = TestServer::start().await;
+    let post = |body: &'static str| {
+        common::http1(
+            server.addr,
+            "POST",
+            "/api/FraudActivity",
+            &[],
+            body.as_bytes(),
+        )
+    };
+    assert_eq!(post(common::TRANSACTION_JSON).await.status, 200);
+    assert_eq!(post(common::TRANSACTION_JSON).await.status, 200);
+    assert_eq!(post("{}").await.status, 400);
+    assert_eq!(
+        common::http1(server.addr, "GET", "/api/Other", &[], b"")
+            .await
+            .status,
+        404
+    );
+
+    let (_, text) = scrape(&server).await;
+    let fraud = ("handler", "/api/FraudActivity");
+    let count = |code| {
+        value(
+            &text,
+            "http_requests_total",
+            &[fraud, ("method", "POST"), ("code", code)],
+        )
+    };
+    assert_eq!(count("200"), Some(2.0), "{text}");
+    assert_eq!(count("400"), Some(1.0));
+    assert_eq!(
+        value(
+            &text,
+            "http_requests_total",
+            &[("handler", "unknown"), ("code", "404")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(&text, "http_request_duration_seconds_count", &[fraud]),
+        Some(3.0)
+    );
+    // The gateway's two successful calls reached the fraud service as gRPC calls (the
+    // one with a bad body never left the gateway).
+    assert_eq!(
+        value(
+            &text,
+            "grpc_server_handled_total",
+            &[("grpc_method", "PredictFraud"), ("grpc_code", "OK")]
+        ),
+        Some(2.0)
+    );
+}
+
+#[tokio::test]
+async fn made_up_paths_share_one_unknown_label() {
+    let server = TestServer::start().await;
+    let (client, origin) = server.plain_client();
+    for path in ["/no.Such/Method", "/another.Made/Up", "/x.Y/Z"] {
+        let request = http::Request::post(format!("{origin}{}", &path[1..]))
+            .header("content-type", "application/grpc")
+            .header("te", "trailers")
+            .body(tonic::body::Body::empty())
+            .unwrap();
+        let response = client.request(request).await.unwrap();
+        assert_eq!(response.headers()["grpc-status"], "12"); // UNIMPLEMENTED
+    }
+    let (_, text) = scrape(&server).await;
+    let unknown = [("grpc_service", "unknown"), ("grpc_method", "unknown")];
+    assert_eq!(
+        value(&text, "grpc_server_started_total", &unknown),
+        Some(3.0),
+        "{text}"
+    );
+    assert!(!text.contains("no.Such"), "{text}");
+}
