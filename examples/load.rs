@@ -17,6 +17,16 @@
 //! cargo run --release --example load -- --rpc feedback --concurrency 16 --window 32
 //! ```
 //!
+//! `--rpc gateway` POSTs the fraud reference transactions as JSON to the REST gateway
+//! (`/api/FraudActivity`) over HTTP/1.1 keep-alive connections, one per
+//! `--concurrency`; any answer but 200 is an error. `--token` sends
+//! `authorization: Bearer <token>` with every call or request, for a server started
+//! with `--auth-tokens`:
+//!
+//! ```text
+//! cargo run --release --example load -- --rpc gateway --concurrency 16 --token "$TOKEN"
+//! ```
+//!
 //! `--rpc video` does the same with ProcessFrames: one stream per `--concurrency`, a
 //! config, then one real photo scaled to `--width` x `--height`, `--window` frames in
 //! flight; the rate is processed frames per second, end to end:
@@ -103,6 +113,9 @@ struct Args {
     /// For `video`: the picture sent, scaled to --width x --height.
     #[arg(long, default_value = "tests/fixtures/rocket.jpg")]
     frame: PathBuf,
+    /// A bearer token sent with every call (for a server with --auth-tokens).
+    #[arg(long, env = "GRPC_SHOWCASE_TOKEN")]
+    token: Option<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -125,11 +138,35 @@ enum Rpc {
     Feedback,
     /// video.VideoProcessing/ProcessFrames: processed frames over streams
     Video,
+    /// POST /api/FraudActivity, the REST gateway, JSON over HTTP/1.1
+    Gateway,
 }
+
+/// Adds the bearer token to every call.
+#[derive(Clone)]
+struct BearerToken(Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>);
+
+impl tonic::service::Interceptor for BearerToken {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(value) = &self.0 {
+            request
+                .metadata_mut()
+                .insert("authorization", value.clone());
+        }
+        Ok(request)
+    }
+}
+
+type Authorized = tonic::service::interceptor::InterceptedService<Channel, BearerToken>;
 
 /// What one request sends.
 enum Payload {
     Fraud(Vec<PredictionRequest>),
+    /// JSON bodies for the gateway.
+    Gateway(Vec<bytes::Bytes>),
     Predict(Vec<PredictRequest>),
     Hello,
     Feedback {
@@ -151,12 +188,33 @@ fn payload(args: &Args) -> Result<Payload, Box<dyn std::error::Error>> {
             });
         }
         Rpc::Video => return video_payload(args),
-        Rpc::Fraud => "fraud",
+        Rpc::Fraud | Rpc::Gateway => "fraud",
         Rpc::Predict => args.model.as_str(),
     };
     let path = args.models_dir.join(model).join("reference.json");
     let reference: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
     Ok(match args.rpc {
+        Rpc::Gateway => Payload::Gateway(
+            reference["requests"]
+                .as_array()
+                .ok_or("no requests in the fraud reference")?
+                .iter()
+                .map(|r| {
+                    let fields = [
+                        "transaction_id",
+                        "amount",
+                        "time",
+                        "age_of_account",
+                        "number_of_transactions",
+                    ];
+                    let body: serde_json::Map<_, _> = fields
+                        .iter()
+                        .map(|f| (f.to_string(), r[f].clone()))
+                        .collect();
+                    bytes::Bytes::from(serde_json::Value::Object(body).to_string())
+                })
+                .collect(),
+        ),
         Rpc::Fraud => Payload::Fraud(
             reference["requests"]
                 .as_array()
@@ -244,7 +302,8 @@ struct Tally {
 }
 
 async fn worker(
-    channel: Channel,
+    channel: Authorized,
+    gateway: GatewayClient,
     payload: Arc<Payload>,
     offset: usize,
     warmup_end: Instant,
@@ -256,7 +315,7 @@ async fn worker(
     };
     match payload.as_ref() {
         Payload::Feedback { window } => {
-            let mut client = FeedbackServiceClient::new(channel);
+            let mut client = FeedbackServiceClient::new(channel.clone());
             windowed_stream(
                 |requests| client.send_feedback(requests),
                 None,
@@ -278,7 +337,7 @@ async fn worker(
             config,
             frame,
         } => {
-            let mut client = VideoProcessingClient::new(channel)
+            let mut client = VideoProcessingClient::new(channel.clone())
                 .max_decoding_message_size(usize::MAX)
                 .max_encoding_message_size(usize::MAX);
             windowed_stream(
@@ -329,6 +388,7 @@ async fn worker(
                 })
                 .await
                 .map(drop),
+            Payload::Gateway(bodies) => gateway.post(bodies[i % bodies.len()].clone()).await,
         };
         i += 1;
         if started < warmup_end {
@@ -427,20 +487,89 @@ async fn windowed_stream<Req, Resp, Open, Fut>(
     }
 }
 
+/// An HTTP/1.1 client of the REST gateway (keep-alive connections, pooled).
+#[derive(Clone)]
+struct GatewayClient {
+    client: hyper_util::client::legacy::Client<
+        hyper_util::client::legacy::connect::HttpConnector,
+        http_body_util::Full<bytes::Bytes>,
+    >,
+    uri: http::Uri,
+    authorization: Option<String>,
+}
+
+impl GatewayClient {
+    /// POSTs `body`; anything but a 200 with its whole body read is an error, labelled
+    /// with a gRPC-like name for the table (`Unauthenticated` for 401 ...).
+    async fn post(&self, body: bytes::Bytes) -> Result<(), tonic::Status> {
+        use http_body_util::BodyExt;
+        let mut request = http::Request::post(self.uri.clone())
+            .header(http::header::CONTENT_TYPE, "application/json");
+        if let Some(value) = &self.authorization {
+            request = request.header(http::header::AUTHORIZATION, value);
+        }
+        let request = request
+            .body(http_body_util::Full::new(body))
+            .expect("a valid request");
+        let response = self
+            .client
+            .request(request)
+            .await
+            .map_err(|err| tonic::Status::unavailable(err.to_string()))?;
+        let status = response.status();
+        response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|err| tonic::Status::unavailable(err.to_string()))?;
+        match status.as_u16() {
+            200 => Ok(()),
+            400 => Err(tonic::Status::invalid_argument("HTTP 400")),
+            401 => Err(tonic::Status::unauthenticated("HTTP 401")),
+            403 => Err(tonic::Status::permission_denied("HTTP 403")),
+            503 => Err(tonic::Status::unavailable("HTTP 503")),
+            504 => Err(tonic::Status::deadline_exceeded("HTTP 504")),
+            other => Err(tonic::Status::unknown(format!("HTTP {other}"))),
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     let payload = Arc::new(payload(&args)?);
+    let token = match &args.token {
+        Some(token) => Some(format!("Bearer {token}").parse()?),
+        None => None,
+    };
     let mut channels = Vec::new();
     for _ in 0..args.connections.max(1) {
-        channels.push(Channel::from_shared(args.addr.clone())?.connect().await?);
+        let channel = Channel::from_shared(args.addr.clone())?.connect().await?;
+        channels.push(tonic::service::interceptor::InterceptedService::new(
+            channel,
+            BearerToken(token.clone()),
+        ));
     }
+    let gateway = GatewayClient {
+        client: hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .pool_max_idle_per_host(args.concurrency.max(1))
+            .build_http(),
+        uri: format!("{}/api/FraudActivity", args.addr.trim_end_matches('/')).parse()?,
+        authorization: args.token.as_ref().map(|t| format!("Bearer {t}")),
+    };
     let warmup_end = Instant::now() + args.warmup;
     let end = warmup_end + args.duration;
     let workers: Vec<_> = (0..args.concurrency.max(1))
         .map(|w| {
             let channel = channels[w % channels.len()].clone();
-            tokio::spawn(worker(channel, Arc::clone(&payload), w, warmup_end, end))
+            tokio::spawn(worker(
+                channel,
+                gateway.clone(),
+                Arc::clone(&payload),
+                w,
+                warmup_end,
+                end,
+            ))
         })
         .collect();
     let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
@@ -456,6 +585,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let seconds = args.duration.as_secs_f64();
     let rpc = match args.rpc {
         Rpc::Fraud => "PredictFraud".to_owned(),
+        Rpc::Gateway => "POST /api/FraudActivity (REST gateway)".to_owned(),
         Rpc::Predict => format!("Predict {} x{} rows", args.model, args.rows),
         Rpc::Hello => "SayHello".to_owned(),
         Rpc::Feedback => format!(
