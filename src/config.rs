@@ -20,7 +20,11 @@ use crate::{
 #[command(name = "grpc-showcase", version, about, long_about)]
 // clap prints these doc comments verbatim as --help; `[::]:50051` there is an address,
 // not a rustdoc link.
-#[allow(rustdoc::broken_intra_doc_links)]
+#[allow(
+    rustdoc::broken_intra_doc_links,
+    rustdoc::invalid_html_tags,
+    rustdoc::bare_urls
+)]
 pub struct Config {
     /// The address and port to listen on. The default takes connections from this
     /// machine only; to take them from your network, bind all interfaces explicitly

@@ -8,7 +8,7 @@
 //! another server over the network instead, so the gateway and the model service can
 //! run as two processes.
 //!
-//! Request: a JSON object with the transaction's five fields ([`json`]). Response, 200:
+//! Request: a JSON object with the transaction's five fields ([`json`](mod@json)). Response, 200:
 //! `{"transaction_id": 7, "predicted_label": false, "fraud_probability": 0.0123,
 //! "threshold": 0.1309, "model_version": "1.0.0"}`. Errors are JSON in the shape of
 //! Google's API errors (AIP-193):
