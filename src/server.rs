@@ -546,12 +546,13 @@ struct Edge {
     grpc_web: HttpService,
 }
 
-type BoxFuture<T> = std::pin::Pin<Box<dyn Future<Output = Result<T, Infallible>> + Send>>;
+/// The response future of our layers that answer some requests themselves.
+type BoxFuture<T, E> = std::pin::Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
 
 impl tower::Service<Request<Body>> for Edge {
     type Response = Response<Body>;
     type Error = Infallible;
-    type Future = BoxFuture<Response<Body>>;
+    type Future = BoxFuture<Response<Body>, Infallible>;
 
     fn poll_ready(
         &mut self,

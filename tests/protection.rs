@@ -35,6 +35,23 @@ fn grpc_request(server: &TestServer, path: &str) -> http::Request<()> {
         .unwrap()
 }
 
+/// Sends `request` once the connection has room and waits for the response's head;
+/// returns the connection, the head, and the sender of the request's body (kept open
+/// unless `end_of_stream`).
+async fn h2_call(
+    send: h2::client::SendRequest<Bytes>,
+    request: http::Request<()>,
+    end_of_stream: bool,
+) -> (
+    h2::client::SendRequest<Bytes>,
+    http::Response<h2::RecvStream>,
+    h2::SendStream<Bytes>,
+) {
+    let mut send = send.ready().await.expect("the connection is open");
+    let (response, body) = send.send_request(request, end_of_stream).unwrap();
+    (send, response.await.unwrap(), body)
+}
+
 #[tokio::test]
 async fn each_connection_is_told_its_limit_of_concurrent_calls() {
     let server = TestServer::with_settings(Settings {
@@ -42,14 +59,11 @@ async fn each_connection_is_told_its_limit_of_concurrent_calls() {
         ..Settings::default()
     })
     .await;
-    let send = h2_connect(&server).await;
-    let mut send = send.ready().await.unwrap();
     // The server's SETTINGS arrive with the handshake; one round trip makes sure they
     // have been read.
-    let (response, _) = send
-        .send_request(grpc_request(&server, "/grpc.health.v1.Health/Check"), true)
-        .unwrap();
-    response.await.unwrap();
+    let connection = h2_connect(&server).await;
+    let request = grpc_request(&server, "/grpc.health.v1.Health/Check");
+    let (send, _, _) = h2_call(connection, request, true).await;
     assert_eq!(send.current_max_send_streams(), 3);
 }
 
@@ -121,12 +135,9 @@ async fn unary_calls_without_a_deadline_end_at_the_default_timeout() {
     })
     .await;
     // A client that sends its request's headers and never its message.
-    let send = h2_connect(&server).await;
-    let mut send = send.ready().await.unwrap();
-    let (response, _request_body) = send
-        .send_request(grpc_request(&server, "/helloworld.Greeter/SayHello"), false)
-        .unwrap();
-    let response = response.await.unwrap();
+    let connection = h2_connect(&server).await;
+    let request = grpc_request(&server, "/helloworld.Greeter/SayHello");
+    let (_, response, _request_body) = h2_call(connection, request, false).await;
     let status = response
         .headers()
         .get("grpc-status")
@@ -219,11 +230,9 @@ async fn an_idle_client_that_does_not_answer_pings_is_disconnected() {
 
     // A client that answers pings (h2 does, as every HTTP/2 library) keeps its
     // connection through many ping intervals: the same connection still takes calls.
-    let send = h2_connect(&server).await;
+    let connection = h2_connect(&server).await;
     tokio::time::sleep(Duration::from_millis(800)).await;
-    let mut send = send.ready().await.expect("the connection is still open");
-    let (response, _) = send
-        .send_request(grpc_request(&server, "/grpc.health.v1.Health/Check"), true)
-        .unwrap();
-    assert_eq!(response.await.unwrap().status(), 200);
+    let request = grpc_request(&server, "/grpc.health.v1.Health/Check");
+    let (_, response, _) = h2_call(connection, request, true).await;
+    assert_eq!(response.status(), 200);
 }

@@ -8,7 +8,6 @@
 //! token itself is never logged.
 
 use std::{
-    pin::Pin,
     sync::Arc,
     task::{Context, Poll},
 };
@@ -16,6 +15,8 @@ use std::{
 use http::{Request, Response, header::AUTHORIZATION};
 use tonic::{Status, body::Body};
 use tower::{Layer, Service};
+
+use super::BoxFuture;
 use tracing::debug;
 
 use crate::auth::{AuthError, OPEN_SERVICES, Tokens};
@@ -62,8 +63,6 @@ pub struct Auth<S> {
     inner: S,
     tokens: Arc<Tokens>,
 }
-
-type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
 
 impl<S, B> Service<Request<B>> for Auth<S>
 where

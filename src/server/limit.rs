@@ -23,6 +23,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tonic::{Status, body::Body};
 use tower::{Layer, Service};
 
+use super::BoxFuture;
+
 /// The path prefix of the calls never refused.
 const HEALTH_PREFIX: &str = "/grpc.health.v1.Health/";
 
@@ -62,8 +64,6 @@ pub struct ConcurrencyLimit<S> {
     slots: Arc<Semaphore>,
     max: usize,
 }
-
-type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
 
 impl<S, B> Service<Request<B>> for ConcurrencyLimit<S>
 where

@@ -15,7 +15,6 @@
 
 use std::{
     collections::HashMap,
-    future::Future,
     pin::Pin,
     sync::{Arc, OnceLock},
     task::{Context, Poll, ready},
@@ -30,6 +29,8 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, Prometheu
 use pin_project_lite::pin_project;
 use tonic::body::Body;
 use tower::{Layer, Service};
+
+use super::BoxFuture;
 
 use crate::streams::ActiveStreams;
 
@@ -374,8 +375,6 @@ pub struct MetricsService<S> {
     inner: S,
     metrics: Metrics,
 }
-
-type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
 
 impl<S, B> Service<Request<B>> for MetricsService<S>
 where
