@@ -17,6 +17,10 @@
 //! cargo run --release --example load -- --rpc feedback --concurrency 16 --window 32
 //! ```
 //!
+//! `--server-pid PID` adds the server's CPU time per request, read from /proc (the same
+//! machine only): `--server-pid $(pgrep -f grpc-showcase)`. `--rpc calculator` calls
+//! Calculator.Add.
+//!
 //! `--rpc gateway` POSTs the fraud reference transactions as JSON to the REST gateway
 //! (`/api/FraudActivity`) over HTTP/1.1 keep-alive connections, one per
 //! `--concurrency`; any answer but 200 is an error. `--token` sends
@@ -44,6 +48,7 @@ use std::{
 
 use clap::{Parser, ValueEnum};
 use grpc_showcase::proto::{
+    calculator::{Operands, calculator_client::CalculatorClient},
     feedback::{FeedbackRequest, FeedbackResponse, feedback_service_client::FeedbackServiceClient},
     fraud_detection::{
         PredictionRequest, fraud_detection_service_client::FraudDetectionServiceClient,
@@ -113,6 +118,10 @@ struct Args {
     /// For `video`: the picture sent, scaled to --width x --height.
     #[arg(long, default_value = "tests/fixtures/rocket.jpg")]
     frame: PathBuf,
+    /// The server's process id: reports the server's CPU time (user + system, from
+    /// /proc/PID/stat) per successful request over the measured time.
+    #[arg(long)]
+    server_pid: Option<u32>,
     /// A bearer token sent with every call (for a server with --auth-tokens).
     #[arg(long, env = "GRPC_SHOWCASE_TOKEN")]
     token: Option<String>,
@@ -134,6 +143,8 @@ enum Rpc {
     Predict,
     /// helloworld.Greeter/SayHello
     Hello,
+    /// calculator.Calculator/Add
+    Calculator,
     /// feedback.FeedbackService/SendFeedback: acknowledgements over streams
     Feedback,
     /// video.VideoProcessing/ProcessFrames: processed frames over streams
@@ -169,6 +180,7 @@ enum Payload {
     Gateway(Vec<bytes::Bytes>),
     Predict(Vec<PredictRequest>),
     Hello,
+    Calculator,
     Feedback {
         window: usize,
     },
@@ -182,6 +194,7 @@ enum Payload {
 fn payload(args: &Args) -> Result<Payload, Box<dyn std::error::Error>> {
     let model = match args.rpc {
         Rpc::Hello => return Ok(Payload::Hello),
+        Rpc::Calculator => return Ok(Payload::Calculator),
         Rpc::Feedback => {
             return Ok(Payload::Feedback {
                 window: args.window.max(1),
@@ -363,6 +376,7 @@ async fn worker(
     }
     let mut fraud = FraudDetectionServiceClient::new(channel.clone());
     let mut models = ModelInferenceClient::new(channel.clone());
+    let mut calculator = CalculatorClient::new(channel.clone());
     let mut greeter = GreeterClient::new(channel);
     let mut i = offset;
     loop {
@@ -385,6 +399,13 @@ async fn worker(
             Payload::Hello => greeter
                 .say_hello(HelloRequest {
                     name: "load".into(),
+                })
+                .await
+                .map(drop),
+            Payload::Calculator => calculator
+                .add(Operands {
+                    a: i as f64,
+                    b: 0.5,
                 })
                 .await
                 .map(drop),
@@ -487,6 +508,24 @@ async fn windowed_stream<Req, Resp, Open, Fut>(
     }
 }
 
+/// The CPU time, user plus system, seconds, that process `pid` has used so far (fields
+/// 14 and 15 of /proc/PID/stat, proc(5), in clock ticks).
+fn cpu_seconds(pid: u32) -> Result<f64, Box<dyn std::error::Error>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Field 2, the command, is in parentheses and may hold spaces: count after it.
+    let after_command = stat
+        .rfind(')')
+        .map(|i| &stat[i + 1..])
+        .ok_or("unexpected /proc/PID/stat format")?;
+    let fields: Vec<&str> = after_command.split_whitespace().collect();
+    // fields[0] is field 3 (state), so utime (14) and stime (15) are at 11 and 12.
+    let ticks: u64 = fields.get(11).ok_or("no utime")?.parse::<u64>()?
+        + fields.get(12).ok_or("no stime")?.parse::<u64>()?;
+    // SAFETY: sysconf has no memory-safety preconditions.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    Ok(ticks as f64 / per_second as f64)
+}
+
 /// An HTTP/1.1 client of the REST gateway (keep-alive connections, pooled).
 #[derive(Clone)]
 struct GatewayClient {
@@ -572,6 +611,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             ))
         })
         .collect();
+    // The server's CPU time over the measured part only.
+    let cpu_start = match args.server_pid {
+        Some(pid) => {
+            tokio::time::sleep_until(warmup_end.into()).await;
+            Some(cpu_seconds(pid)?)
+        }
+        None => None,
+    };
     let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
     let mut errors: BTreeMap<String, u64> = BTreeMap::new();
     for worker in workers {
@@ -581,6 +628,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             *errors.entry(code).or_insert(0) += n;
         }
     }
+    let cpu = match (args.server_pid, cpu_start) {
+        (Some(pid), Some(start)) => Some(cpu_seconds(pid)? - start),
+        _ => None,
+    };
     let ok = latency.len();
     let seconds = args.duration.as_secs_f64();
     let rpc = match args.rpc {
@@ -588,6 +639,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Rpc::Gateway => "POST /api/FraudActivity (REST gateway)".to_owned(),
         Rpc::Predict => format!("Predict {} x{} rows", args.model, args.rows),
         Rpc::Hello => "SayHello".to_owned(),
+        Rpc::Calculator => "Calculator.Add".to_owned(),
         Rpc::Feedback => format!(
             "SendFeedback acknowledgements, {} in flight per stream",
             args.window
@@ -618,6 +670,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ms(0.99),
         latency.max() as f64 / 1000.0
     );
+    if let Some(cpu) = cpu {
+        println!(
+            "server CPU {:.2} s, {:.1} us per request, {:.2} cores busy",
+            cpu,
+            cpu * 1e6 / ok.max(1) as f64,
+            cpu / seconds
+        );
+    }
     // A run with errors is not a measurement: say so in the exit status.
     if errors.values().sum::<u64>() > 0 {
         std::process::exit(1);

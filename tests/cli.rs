@@ -441,9 +441,13 @@ async fn load_tool_reports_throughput_and_latency_without_errors() {
         "--concurrency",
         "4",
     ];
+    // The server runs in this test process: its CPU time is ours.
+    let pid = std::process::id().to_string();
     for rpc in [
         &["--rpc", "fraud"][..],
         &["--rpc", "predict", "--model", "digits", "--rows", "8"],
+        &["--rpc", "calculator", "--server-pid", &pid],
+        &["--rpc", "gateway"],
     ] {
         let args: Vec<&str> = short.iter().chain(rpc).copied().collect();
         let out = run_example_with("load", &server, &args).await;
@@ -456,6 +460,16 @@ async fn load_tool_reports_throughput_and_latency_without_errors() {
             .unwrap_or_else(|| panic!("no count in {out}"));
         assert!(ok > 0, "{out}");
         assert!(out.contains("latency ms: p50"), "{out}");
+        if rpc.contains(&"--server-pid") {
+            let per_request: f64 = out
+                .lines()
+                .find_map(|line| line.strip_prefix("server CPU "))
+                .and_then(|rest| rest.split(", ").nth(1))
+                .and_then(|rest| rest.strip_suffix(" us per request"))
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("no CPU per request in {out}"));
+            assert!(per_request > 0.0, "{out}");
+        }
     }
 }
 
