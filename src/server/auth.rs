@@ -3,9 +3,8 @@
 //! Every call needs a token allowed its method, except calls to
 //! [`crate::auth::OPEN_SERVICES`] (health, reflection). No token, or one the server
 //! does not know, gets UNAUTHENTICATED; a known token without the permission gets
-//! PERMISSION_DENIED (the gRPC status code guide's distinction). The caller's token
-//! name goes into the request's extensions as [`Caller`] for handlers and logs; the
-//! token itself is never logged.
+//! PERMISSION_DENIED (the gRPC status code guide's distinction). The token itself is
+//! never logged.
 
 use std::{
     sync::Arc,
@@ -20,10 +19,6 @@ use super::BoxFuture;
 use tracing::debug;
 
 use crate::auth::{AuthError, OPEN_SERVICES, Tokens};
-
-/// The name of the token a call was made with.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Caller(pub String);
 
 /// The status of a refused call.
 pub fn auth_status(err: &AuthError) -> Status {
@@ -77,7 +72,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut request: Request<B>) -> Self::Future {
+    fn call(&mut self, request: Request<B>) -> Self::Future {
         let method = request.uri().path().trim_start_matches('/');
         let service = method
             .split_once('/')
@@ -87,11 +82,7 @@ where
         }
         let authorization = request.headers().get(AUTHORIZATION).map(|v| v.as_bytes());
         match self.tokens.authorize(authorization, method) {
-            Ok(name) => {
-                let caller = Caller(name.to_owned());
-                request.extensions_mut().insert(caller);
-                Box::pin(self.inner.call(request))
-            }
+            Ok(_name) => Box::pin(self.inner.call(request)),
             Err(err) => {
                 debug!(%method, "call refused: {err}");
                 let status = auth_status(&err);
