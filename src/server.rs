@@ -356,11 +356,13 @@ impl Server {
             tls,
             upstream,
         } = self;
-        let metrics = metrics::Metrics::new(&DESCRIPTOR_SETS, streams.clone());
+        // Decoded once: metrics label by it, the deadline layer picks the unary methods.
+        let known_methods = methods::methods(&DESCRIPTOR_SETS);
+        let metrics = metrics::Metrics::new(&known_methods, streams.clone());
         let (routes, names) = routes(&settings, &health, &streams, &models, feedback)?;
         let deadline = match settings.default_unary_timeout {
             Some(timeout) => {
-                let unary = methods::methods(&DESCRIPTOR_SETS)
+                let unary = known_methods
                     .into_iter()
                     .filter(|(_, rpc_type)| *rpc_type == methods::RpcType::Unary)
                     .map(|(path, _)| path)

@@ -32,6 +32,7 @@ use tower::{Layer, Service};
 
 use super::BoxFuture;
 
+use super::methods::RpcType;
 use crate::streams::ActiveStreams;
 
 /// The path the metrics are served on.
@@ -92,9 +93,9 @@ fn metadata() -> Metadata<'static> {
 }
 
 impl Metrics {
-    /// Metrics for the methods of `descriptor_sets` (encoded `FileDescriptorSet`s);
+    /// Metrics for `methods` (paths and styles, from [`super::methods::methods`]);
     /// `streams` is read for the open-streams gauge at each scrape.
-    pub fn new(descriptor_sets: &[&[u8]], streams: ActiveStreams) -> Self {
+    pub fn new(methods: &[(String, RpcType)], streams: ActiveStreams) -> Self {
         let recorder = PrometheusBuilder::new()
             .set_buckets(&BUCKETS)
             .expect("the buckets are not empty")
@@ -137,11 +138,13 @@ impl Metrics {
             None,
             "Streaming RPCs in progress (client, server or bidirectional).".into(),
         );
-        let mut methods = HashMap::new();
-        for (path, rpc_type) in super::methods::methods(descriptor_sets) {
-            let metrics = MethodMetrics::new(rpc_type.label(), &path);
-            methods.insert(path, Arc::new(metrics));
-        }
+        let methods: HashMap<_, _> = methods
+            .iter()
+            .map(|(path, rpc_type)| {
+                let metrics = MethodMetrics::new(rpc_type.label(), path);
+                (path.clone(), Arc::new(metrics))
+            })
+            .collect();
         let open_streams =
             recorder.register_gauge(&Key::from_name("grpc_server_open_streams"), &metadata());
         Self {
