@@ -112,8 +112,10 @@ impl Gateway {
     }
 
     /// Answers one request to a path under [`PREFIX`]; also returns the route's name
-    /// for metrics (`unknown` for a path the gateway does not serve).
-    pub async fn handle(&self, request: Request<Body>) -> (&'static str, Response<Body>) {
+    /// for metrics (`unknown` for a path the gateway does not serve). Takes the gateway
+    /// by value: its gRPC client needs `&mut` for the call, and the caller already
+    /// holds a clone for the request's future.
+    pub async fn handle(self, request: Request<Body>) -> (&'static str, Response<Body>) {
         if request.uri().path() != FRAUD_ACTIVITY {
             let message = format!(
                 "no such route: {}; the gateway serves POST {FRAUD_ACTIVITY}",
@@ -127,7 +129,7 @@ impl Gateway {
         (FRAUD_ACTIVITY, self.fraud_activity(request).await)
     }
 
-    async fn fraud_activity(&self, request: Request<Body>) -> Response<Body> {
+    async fn fraud_activity(mut self, request: Request<Body>) -> Response<Body> {
         if request.method() != Method::POST {
             let mut response = error(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -196,8 +198,8 @@ impl Gateway {
         {
             call.metadata_mut().insert("authorization", value);
         }
-        let mut client = self.client.clone();
-        let reply = match tokio::time::timeout(self.timeout, client.predict_fraud(call)).await {
+        let reply = match tokio::time::timeout(self.timeout, self.client.predict_fraud(call)).await
+        {
             Ok(Ok(reply)) => reply.into_inner(),
             Ok(Err(status)) => return upstream_error(&status, self.timeout),
             Err(_elapsed) => {
