@@ -6,19 +6,12 @@ use std::collections::BTreeMap;
 
 use common::{TestServer, eventually};
 use grpc_showcase::proto::helloworld::{HelloRequest, greeter_client::GreeterClient};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// GET /metrics over HTTP/1.1, as Prometheus scrapes: the response's head and body.
-async fn scrape(server: &TestServer) -> (String, String) {
-    let mut socket = tokio::net::TcpStream::connect(server.addr).await.unwrap();
-    socket
-        .write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let mut response = String::new();
-    socket.read_to_string(&mut response).await.unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap();
-    (head.to_owned(), body.to_owned())
+/// GET /metrics over HTTP/1.1, as Prometheus scrapes: the response, and its body as text.
+async fn scrape(server: &TestServer) -> (common::HttpReply, String) {
+    let reply = common::http1(server.addr, "GET", "/metrics", &[], b"").await;
+    let text = String::from_utf8(reply.body.clone()).unwrap();
+    (reply, text)
 }
 
 /// The samples of `name` as (labels, value), labels as `k="v"` pairs sorted.
@@ -81,9 +74,17 @@ async fn counts_calls_by_method_and_status_code() {
         .into_inner();
     while replies.message().await.unwrap().is_some() {}
 
-    let (head, text) = scrape(&server).await;
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    assert!(head.contains("text/plain; version=0.0.4"), "{head}");
+    let (reply, text) = scrape(&server).await;
+    assert_eq!(
+        (reply.version.as_str(), reply.status),
+        ("HTTP/1.1", 200),
+        "{reply:?}"
+    );
+    let content_type = reply.header("content-type").unwrap_or_default();
+    assert!(
+        content_type.contains("text/plain; version=0.0.4"),
+        "{reply:?}"
+    );
     let say_hello = [
         ("grpc_service", "helloworld.Greeter"),
         ("grpc_method", "SayHello"),

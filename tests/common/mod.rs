@@ -205,9 +205,10 @@ pub fn bad_request_field(status: &tonic::Status) -> String {
     bad_request.field_violations[0].field.clone()
 }
 
-/// A plain HTTP/1.1 response: status, headers (names lower-case) and body.
+/// A plain HTTP/1.1 response: version, status, headers (names lower-case) and body.
 #[derive(Debug)]
 pub struct HttpReply {
+    pub version: String,
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
@@ -263,14 +264,9 @@ pub async fn http1(
     let head = String::from_utf8(response[..split].to_vec()).unwrap();
     let mut raw_body = response[split + 4..].to_vec();
     let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
+    let mut status_line = lines.next().unwrap().split(' ');
+    let version = status_line.next().unwrap().to_owned();
+    let status = status_line.next().unwrap().parse().unwrap();
     let headers: Vec<(String, String)> = lines
         .map(|line| {
             let (name, value) = line.split_once(':').unwrap();
@@ -298,6 +294,7 @@ pub async fn http1(
         raw_body = decoded;
     }
     HttpReply {
+        version,
         status,
         headers,
         body: raw_body,
