@@ -31,6 +31,9 @@
 //! cargo run --release --example load -- --rpc gateway --concurrency 16 --token "$TOKEN"
 //! ```
 //!
+//! `--rpc hello-stream` does the same with SayHelloBidiStream (a name in, a greeting
+//! out): messages per second over one stream (`--concurrency 1`) or many.
+//!
 //! `--rpc video` does the same with ProcessFrames: one stream per `--concurrency`, a
 //! config, then one real photo scaled to `--width` x `--height`, `--window` frames in
 //! flight; the rate is processed frames per second, end to end:
@@ -42,7 +45,10 @@
 use std::{
     collections::BTreeMap,
     path::PathBuf,
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -53,7 +59,7 @@ use grpc_showcase::proto::{
     fraud_detection::{
         PredictionRequest, fraud_detection_service_client::FraudDetectionServiceClient,
     },
-    helloworld::{HelloRequest, greeter_client::GreeterClient},
+    helloworld::{HelloReply, HelloRequest, greeter_client::GreeterClient},
     model::{PredictRequest, model_inference_client::ModelInferenceClient},
     video::{
         Encoding, Frame, ProcessFramesRequest, ProcessFramesResponse, StreamConfig,
@@ -85,7 +91,7 @@ struct Args {
     /// Calls in flight at once.
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
-    /// For `feedback`: feedbacks in flight on each stream.
+    /// For `feedback`, `video` and `hello-stream`: messages in flight on each stream.
     #[arg(long, default_value_t = 32)]
     window: usize,
     /// HTTP/2 connections the calls are spread over.
@@ -94,6 +100,10 @@ struct Args {
     /// How long to measure, after the warm-up.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     duration: Duration,
+    /// Measure this many calls (or stream messages) after the warm-up instead of
+    /// running for --duration.
+    #[arg(long, conflicts_with = "duration")]
+    requests: Option<u64>,
     /// How long to run before measuring.
     #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
     warmup: Duration,
@@ -143,6 +153,8 @@ enum Rpc {
     Predict,
     /// helloworld.Greeter/SayHello
     Hello,
+    /// helloworld.Greeter/SayHelloBidiStream: greetings over streams
+    HelloStream,
     /// calculator.Calculator/Add
     Calculator,
     /// feedback.FeedbackService/SendFeedback: acknowledgements over streams
@@ -180,6 +192,9 @@ enum Payload {
     Gateway(Vec<bytes::Bytes>),
     Predict(Vec<PredictRequest>),
     Hello,
+    HelloStream {
+        window: usize,
+    },
     Calculator,
     Feedback {
         window: usize,
@@ -195,6 +210,11 @@ fn payload(args: &Args) -> Result<Payload, Box<dyn std::error::Error>> {
     let model = match args.rpc {
         Rpc::Hello => return Ok(Payload::Hello),
         Rpc::Calculator => return Ok(Payload::Calculator),
+        Rpc::HelloStream => {
+            return Ok(Payload::HelloStream {
+                window: args.window.max(1),
+            });
+        }
         Rpc::Feedback => {
             return Ok(Payload::Feedback {
                 window: args.window.max(1),
@@ -308,6 +328,50 @@ fn video_payload(args: &Args) -> Result<Payload, Box<dyn std::error::Error>> {
     })
 }
 
+/// When calls may start: a warm-up whose calls are not counted, then the measured
+/// part, which ends at `end` or, with `--requests`, once that many calls have started.
+struct Schedule {
+    warmup_end: Instant,
+    end: Instant,
+    /// Measured calls not yet started, for a fixed count.
+    remaining: Option<AtomicU64>,
+}
+
+impl Schedule {
+    /// The time now if a call may start now (in the measured part of a fixed count,
+    /// this takes one of the remaining calls), `None` once the run is over.
+    fn start(&self) -> Option<Instant> {
+        let now = Instant::now();
+        if now >= self.end {
+            return None;
+        }
+        if now < self.warmup_end {
+            return Some(now);
+        }
+        match &self.remaining {
+            None => Some(now),
+            Some(remaining) => remaining
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+                .ok()
+                .map(|_| now),
+        }
+    }
+
+    /// Whether calls may still start (without taking one).
+    fn open(&self) -> bool {
+        Instant::now() < self.end
+            && self
+                .remaining
+                .as_ref()
+                .is_none_or(|n| n.load(Ordering::Relaxed) > 0)
+    }
+
+    /// Whether a call started at `started` is measured (not warm-up).
+    fn measured(&self, started: Instant) -> bool {
+        started >= self.warmup_end
+    }
+}
+
 /// One worker's tally.
 struct Tally {
     latency_us: Histogram<u64>,
@@ -319,14 +383,29 @@ async fn worker(
     gateway: GatewayClient,
     payload: Arc<Payload>,
     offset: usize,
-    warmup_end: Instant,
-    end: Instant,
+    schedule: Arc<Schedule>,
 ) -> Tally {
     let mut tally = Tally {
         latency_us: Histogram::new_with_bounds(1, 60_000_000, 3).unwrap(),
         errors: BTreeMap::new(),
     };
     match payload.as_ref() {
+        Payload::HelloStream { window } => {
+            let mut client = GreeterClient::new(channel.clone());
+            windowed_stream(
+                |requests| client.say_hello_bidi_stream(requests),
+                None,
+                |_| HelloRequest {
+                    name: "load".into(),
+                },
+                |_: &HelloReply| None,
+                *window,
+                &schedule,
+                &mut tally,
+            )
+            .await;
+            return tally;
+        }
         Payload::Feedback { window } => {
             let mut client = FeedbackServiceClient::new(channel.clone());
             windowed_stream(
@@ -338,8 +417,7 @@ async fn worker(
                 },
                 |ack: &FeedbackResponse| ack.error.as_ref().map(|e| format!("code {}", e.code)),
                 *window,
-                warmup_end,
-                end,
+                &schedule,
                 &mut tally,
             )
             .await;
@@ -365,8 +443,7 @@ async fn worker(
                 },
                 |_: &ProcessFramesResponse| None,
                 *window,
-                warmup_end,
-                end,
+                &schedule,
                 &mut tally,
             )
             .await;
@@ -380,10 +457,9 @@ async fn worker(
     let mut greeter = GreeterClient::new(channel);
     let mut i = offset;
     loop {
-        let started = Instant::now();
-        if started >= end {
+        let Some(started) = schedule.start() else {
             return tally;
-        }
+        };
         let result: Result<(), tonic::Status> = match payload.as_ref() {
             Payload::Fraud(requests) => fraud
                 .predict_fraud(requests[i % requests.len()])
@@ -393,7 +469,7 @@ async fn worker(
                 .predict(requests[i % requests.len()].clone())
                 .await
                 .map(drop),
-            Payload::Feedback { .. } | Payload::Video { .. } => {
+            Payload::HelloStream { .. } | Payload::Feedback { .. } | Payload::Video { .. } => {
                 unreachable!("handled by windowed_stream")
             }
             Payload::Hello => greeter
@@ -412,7 +488,7 @@ async fn worker(
             Payload::Gateway(bodies) => gateway.post(bodies[i % bodies.len()].clone()).await,
         };
         i += 1;
-        if started < warmup_end {
+        if !schedule.measured(started) {
             continue;
         }
         match result {
@@ -441,8 +517,7 @@ async fn windowed_stream<Req, Resp, Open, Fut>(
     mut next: impl FnMut(u64) -> Req,
     check: impl Fn(&Resp) -> Option<String>,
     window: usize,
-    warmup_end: Instant,
-    end: Instant,
+    schedule: &Schedule,
     tally: &mut Tally,
 ) where
     Open: FnOnce(tokio_stream::wrappers::ReceiverStream<Req>) -> Fut,
@@ -451,6 +526,18 @@ async fn windowed_stream<Req, Resp, Open, Fut>(
     let (tx, rx) = tokio::sync::mpsc::channel::<Req>(window + 1);
     if let Some(first) = first {
         tx.send(first).await.expect("the receiver is alive");
+    }
+    // Fill the window before waiting for the response's headers: a server may send
+    // them only with its first reply (Python grpcio does), which needs a request.
+    let mut in_flight = std::collections::VecDeque::new();
+    let mut sent = 0u64;
+    while in_flight.len() < window {
+        let Some(started) = schedule.start() else {
+            break;
+        };
+        tx.send(next(sent)).await.expect("the receiver is alive");
+        sent += 1;
+        in_flight.push_back(started);
     }
     let mut responses = match open(tokio_stream::wrappers::ReceiverStream::new(rx)).await {
         Ok(response) => response.into_inner(),
@@ -463,10 +550,8 @@ async fn windowed_stream<Req, Resp, Open, Fut>(
         }
     };
     let mut tx = Some(tx);
-    let mut in_flight = std::collections::VecDeque::new();
-    let mut sent = 0u64;
     loop {
-        let sending = Instant::now() < end;
+        let sending = schedule.open();
         if !sending {
             // Close our side: the server answers what is pending, then ends the stream.
             tx = None;
@@ -478,6 +563,10 @@ async fn windowed_stream<Req, Resp, Open, Fut>(
         tokio::select! {
             permit = async { tx.as_ref().expect("open while sending").reserve().await }, if room => {
                 let Ok(permit) = permit else { break };
+                // The last message of a fixed count may have gone: then stop sending.
+                if schedule.start().is_none() {
+                    continue;
+                }
                 permit.send(next(sent));
                 sent += 1;
                 in_flight.push_back(Instant::now());
@@ -485,7 +574,7 @@ async fn windowed_stream<Req, Resp, Open, Fut>(
             response = responses.message() => match response {
                 Ok(Some(reply)) => {
                     let Some(started) = in_flight.pop_front() else { break };
-                    if started < warmup_end {
+                    if !schedule.measured(started) {
                         continue;
                     }
                     match check(&reply) {
@@ -503,7 +592,7 @@ async fn windowed_stream<Req, Resp, Open, Fut>(
                 }
             },
             // Wake up at the end of the run even when nothing else happens.
-            () = tokio::time::sleep_until(end.into()), if sending => {}
+            () = tokio::time::sleep_until(schedule.end.into()), if sending => {}
         }
     }
 }
@@ -597,7 +686,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         authorization: args.token.as_ref().map(|t| format!("Bearer {t}")),
     };
     let warmup_end = Instant::now() + args.warmup;
-    let end = warmup_end + args.duration;
+    let schedule = Arc::new(Schedule {
+        warmup_end,
+        end: match args.requests {
+            // Long enough for any fixed count.
+            Some(_) => warmup_end + Duration::from_secs(365 * 86_400),
+            None => warmup_end + args.duration,
+        },
+        remaining: args.requests.map(AtomicU64::new),
+    });
     let workers: Vec<_> = (0..args.concurrency.max(1))
         .map(|w| {
             let channel = channels[w % channels.len()].clone();
@@ -606,8 +703,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 gateway.clone(),
                 Arc::clone(&payload),
                 w,
-                warmup_end,
-                end,
+                Arc::clone(&schedule),
             ))
         })
         .collect();
@@ -628,17 +724,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             *errors.entry(code).or_insert(0) += n;
         }
     }
+    let finished = Instant::now();
     let cpu = match (args.server_pid, cpu_start) {
         (Some(pid), Some(start)) => Some(cpu_seconds(pid)? - start),
         _ => None,
     };
     let ok = latency.len();
-    let seconds = args.duration.as_secs_f64();
+    let seconds = match args.requests {
+        Some(_) => (finished - warmup_end).as_secs_f64(),
+        None => args.duration.as_secs_f64(),
+    };
     let rpc = match args.rpc {
         Rpc::Fraud => "PredictFraud".to_owned(),
         Rpc::Gateway => "POST /api/FraudActivity (REST gateway)".to_owned(),
         Rpc::Predict => format!("Predict {} x{} rows", args.model, args.rows),
         Rpc::Hello => "SayHello".to_owned(),
+        Rpc::HelloStream => format!(
+            "SayHelloBidiStream greetings, {} in flight per stream",
+            args.window
+        ),
         Rpc::Calculator => "Calculator.Add".to_owned(),
         Rpc::Feedback => format!(
             "SendFeedback acknowledgements, {} in flight per stream",

@@ -334,10 +334,14 @@ async fn run_example(name: &str, server: &TestServer) -> String {
 }
 
 async fn run_example_with(name: &str, server: &TestServer, args: &[&str]) -> String {
+    run_example_at(name, &format!("http://{}", server.addr), args).await
+}
+
+/// Runs example `name` with `--addr addr` and `args`; fails unless it succeeds.
+async fn run_example_at(name: &str, addr: &str, args: &[&str]) -> String {
     let path = example(name);
-    let addr = format!("http://{}", server.addr);
     let output: Output = tokio::process::Command::new(path)
-        .args(["--addr", &addr])
+        .args(["--addr", addr])
         .args(args)
         .output()
         .await
@@ -452,13 +456,7 @@ async fn load_tool_reports_throughput_and_latency_without_errors() {
         let args: Vec<&str> = short.iter().chain(rpc).copied().collect();
         let out = run_example_with("load", &server, &args).await;
         assert!(out.contains("errors {}"), "{out}");
-        let ok: u64 = out
-            .split("ok ")
-            .nth(1)
-            .and_then(|rest| rest.split(',').next())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| panic!("no count in {out}"));
-        assert!(ok > 0, "{out}");
+        assert!(ok_count(&out) > 0, "{out}");
         assert!(out.contains("latency ms: p50"), "{out}");
         if rpc.contains(&"--server-pid") {
             let per_request: f64 = out
@@ -471,6 +469,111 @@ async fn load_tool_reports_throughput_and_latency_without_errors() {
             assert!(per_request > 0.0, "{out}");
         }
     }
+}
+
+/// The bare tonic reference of the benchmarks (examples/bare_greeter.rs), started as
+/// bench/run.py starts it; its address from its first line.
+async fn start_bare_greeter() -> (tokio::process::Child, String) {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(example("bare_greeter"))
+        .args(["--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = lines.next_line().await.unwrap().expect("a listening line");
+    let addr = line.strip_prefix("listening on ").expect(&line).to_owned();
+    (child, format!("http://{addr}"))
+}
+
+/// The count of successful calls in the load tool's output.
+fn ok_count(out: &str) -> u64 {
+    out.split("ok ")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count in {out}"))
+}
+
+#[tokio::test]
+async fn bare_greeter_answers_as_the_showcase_does() {
+    let server = TestServer::start().await;
+    let (_bare, bare_addr) = start_bare_greeter().await;
+    let request = || HelloRequest {
+        name: "World".into(),
+    };
+    let mut bare = GreeterClient::connect(bare_addr).await.unwrap();
+    let mut ours = GreeterClient::new(server.channel().await);
+    let from_bare = bare.say_hello(request()).await.unwrap().into_inner();
+    let from_ours = ours.say_hello(request()).await.unwrap().into_inner();
+    assert_eq!(from_bare.message, "Hello, World!");
+    assert_eq!(from_bare, from_ours);
+}
+
+#[tokio::test]
+async fn load_tool_measures_a_fixed_count_of_calls_and_stream_messages() {
+    let server = TestServer::start().await;
+    let (_bare, bare_addr) = start_bare_greeter().await;
+    let ours = format!("http://{}", server.addr);
+    for addr in [&ours, &bare_addr] {
+        for rpc in [
+            &["--rpc", "hello", "--concurrency", "3"][..],
+            // Two streams, four greetings in flight on each.
+            &[
+                "--rpc",
+                "hello-stream",
+                "--concurrency",
+                "2",
+                "--window",
+                "4",
+            ],
+        ] {
+            let args: Vec<&str> = ["--requests", "120", "--warmup", "20ms"]
+                .iter()
+                .chain(rpc)
+                .copied()
+                .collect();
+            let out = run_example_at("load", addr, &args).await;
+            assert!(out.contains("errors {}"), "{out}");
+            // Exactly the count asked for: warm-up calls are not counted, none is lost.
+            assert_eq!(ok_count(&out), 120, "{addr} {rpc:?}: {out}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn startup_tool_times_the_binary_to_serving_with_every_model_ready() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let data = tempfile::tempdir().unwrap();
+    let listen = format!("127.0.0.1:{port}");
+    let args = [
+        "--runs",
+        "2",
+        "--",
+        BINARY,
+        "--listen",
+        &listen,
+        "--data-dir",
+        data.path().to_str().unwrap(),
+    ];
+    let out = run_example_at("startup", &format!("http://{listen}"), &args).await;
+    let models = std::fs::read_dir("models")
+        .unwrap()
+        .filter(|entry| entry.as_ref().unwrap().path().join("model.onnx").exists())
+        .count();
+    for run in 1..=2 {
+        let line = out
+            .lines()
+            .find(|line| line.starts_with(&format!("run {run}: serving after ")))
+            .unwrap_or_else(|| panic!("no run {run} in {out}"));
+        assert!(line.ends_with(&format!(", {models} models ready")), "{out}");
+    }
+    assert!(out.contains("startup ms: median "), "{out}");
 }
 
 #[tokio::test]

@@ -1,0 +1,285 @@
+"""The benchmark report: grpc-showcase against its references, measured in the same run.
+
+Run through bench/run.sh, which builds the release binaries and installs the Python
+references first. This script starts every server, drives each with examples/load.rs, and
+writes a Markdown report (stdout and --out):
+
+- references: examples/bare_greeter.rs, a bare tonic Greeter with no layers (the framework's
+  ceiling), and bench/python/*.py, Python grpcio servers for Greeter and the fraud service;
+- runs alternate: each round runs every configuration once on every server, the servers in a
+  rotating order, and each ratio is taken between runs of the same round, then the median
+  over rounds is reported (the machine is shared and noisy; adjacent runs see the same noise);
+- servers are pinned to CPU 0 and the load tool to CPU 1 (taskset), so the server's CPU time
+  per request (from /proc, examples/load.rs --server-pid) is its own;
+- instructions per SayHello counted by valgrind's callgrind, for the showcase and the bare
+  tonic server (stable across runs, unlike time);
+- the time the release binary takes to serve with all models loaded (examples/startup.rs).
+"""
+
+import argparse
+import datetime
+import os
+import platform
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--target-dir", default=os.environ.get("CARGO_TARGET_DIR", "target"))
+    parser.add_argument("--python", default=sys.executable, help="the Python with grpcio and onnxruntime")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", default="10s", help="measured time per run")
+    parser.add_argument("--warmup", default="2s")
+    parser.add_argument("--concurrency", type=int, default=16, help="calls in flight")
+    parser.add_argument("--callgrind-requests", type=int, default=2000)
+    parser.add_argument("--skip-callgrind", action="store_true")
+    parser.add_argument("--out", default=None, help="where to write the report (default TARGET/bench/report.md)")
+    return parser.parse_args()
+
+
+def cpus():
+    return sorted(os.sched_getaffinity(0))
+
+
+def pinned(cpu, command):
+    """`command` pinned to `cpu` when there are two CPUs or more."""
+    return ["taskset", "-c", str(cpu), *command] if len(cpus()) >= 2 else command
+
+
+def wait_for_port(port, process, seconds=120):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"a server exited before listening on {port}: {process.args}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"nothing listens on {port} after {seconds} s: {process.args}")
+
+
+class Server:
+    def __init__(self, name, port, command, log):
+        self.name = name
+        self.port = port
+        self.process = subprocess.Popen(command, stdout=log, stderr=log, cwd=ROOT)
+        wait_for_port(port, self.process)
+
+    @property
+    def addr(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self):
+        self.process.terminate()
+        try:
+            self.process.wait(15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def load(args, tools, server, rpc_args, pid=None, requests=None):
+    """One run of the load tool; returns its figures as a dict."""
+    command = [str(tools / "examples" / "load"), "--addr", server.addr, *rpc_args]
+    if requests is None:
+        command += ["--duration", args.duration, "--warmup", args.warmup]
+    else:
+        command += ["--requests", str(requests), "--warmup", "0s"]
+    if pid is not None:
+        command += ["--server-pid", str(pid)]
+    result = subprocess.run(pinned(1, command), capture_output=True, text=True, cwd=ROOT)
+    if result.returncode != 0:
+        raise SystemExit(f"load failed against {server.name}: {' '.join(command)}\n{result.stdout}{result.stderr}")
+    out = result.stdout
+    figures = {
+        "rps": float(re.search(r"^requests/s (\S+)", out, re.M).group(1)),
+        "p50": float(re.search(r"p50 (\S+)", out).group(1)),
+        "p99": float(re.search(r"p99 (\S+)", out).group(1)),
+    }
+    cpu = re.search(r"([\d.]+) us per request", out)
+    if cpu:
+        figures["cpu_us"] = float(cpu.group(1))
+    return figures
+
+
+def fmt_int(x):
+    return f"{x:,.0f}"
+
+
+def callgrind_per_request(args, tools, work, name, command, port, rpc_args):
+    """Instructions the server executes per call: two counts of calls at one in flight,
+    (I(n2) - I(n1)) / (n2 - n1), so the connection's setup cancels out."""
+    out_file = work / f"callgrind.{name}.out"
+    process = subprocess.Popen(
+        [
+            "valgrind",
+            "--tool=callgrind",
+            "--instr-atstart=no",
+            f"--callgrind-out-file={out_file}",
+            *command,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=open(work / f"callgrind.{name}.log", "w"),
+        cwd=ROOT,
+    )
+    server = Server.__new__(Server)
+    server.name, server.port, server.process = name, port, process
+    try:
+        wait_for_port(port, process, seconds=600)
+        load(args, tools, server, rpc_args, requests=200)  # warm-up, not instrumented
+        control = ["callgrind_control"]
+        subprocess.run([*control, "-i", "on", str(process.pid)], check=True, capture_output=True)
+        totals = []
+        n1 = args.callgrind_requests
+        for n in (n1, 2 * n1):
+            subprocess.run([*control, "-z", str(process.pid)], check=True, capture_output=True)
+            load(args, tools, server, rpc_args, requests=n)
+            for stale in work.glob(f"callgrind.{name}.out*"):
+                stale.unlink()
+            subprocess.run([*control, "-d", str(process.pid)], check=True, capture_output=True)
+            dumps = sorted(work.glob(f"callgrind.{name}.out*"))
+            text = dumps[-1].read_text(errors="replace")
+            totals.append(int(re.search(r"^(?:summary|totals): (\d+)", text, re.M).group(1)))
+        return (totals[1] - totals[0]) / n1
+    finally:
+        server.stop()
+
+
+def startup(tools, server_binary, work):
+    port = 50079
+    command = [
+        str(tools / "examples" / "startup"),
+        "--addr",
+        f"http://127.0.0.1:{port}",
+        "--runs",
+        "5",
+        "--",
+        *pinned(0, [str(server_binary), "--listen", f"127.0.0.1:{port}", "--data-dir", str(work / "startup")]),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=True)
+    match = re.search(r"median (\S+)\s+max (\S+)", result.stdout)
+    models = re.search(r"(\d+) models ready", result.stdout).group(1)
+    return float(match.group(1)), float(match.group(2)), int(models)
+
+
+def main():
+    args = parse_args()
+    # Absolute, not resolved: a virtual environment's python is a symbolic link.
+    args.python = str(Path(args.python).absolute())
+    target = Path(args.target_dir)
+    if not target.is_absolute():
+        target = ROOT / target
+    tools = target / "release"
+    binary = tools / "grpc-showcase"
+    out_path = Path(args.out) if args.out else target / "bench" / "report.md"
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="grpc-showcase-bench-"))
+    stubs = work / "stubs"
+    stubs.mkdir()
+    subprocess.run(
+        [args.python, "-m", "grpc_tools.protoc", f"-I{ROOT / 'proto'}", f"--python_out={stubs}",
+         f"--grpc_python_out={stubs}", "helloworld.proto", "fraud_detection.proto"],
+        check=True, cwd=ROOT / "proto",
+    )
+    log = open(work / "servers.log", "w")
+    c = str(args.concurrency)
+    servers = {}
+    try:
+        servers["ours"] = Server("grpc-showcase", 50071, pinned(0, [str(binary), "--listen", "127.0.0.1:50071", "--data-dir", str(work / "data")]), log)
+        servers["bare"] = Server("bare tonic", 50072, pinned(0, [str(tools / "examples" / "bare_greeter"), "--listen", "127.0.0.1:50072"]), log)
+        servers["py_greeter"] = Server("Python grpcio", 50073, pinned(0, [args.python, str(ROOT / "bench/python/greeter_server.py"), "--port", "50073", "--stubs", str(stubs)]), log)
+        servers["py_fraud"] = Server("Python grpcio + onnxruntime", 50074, pinned(0, [args.python, str(ROOT / "bench/python/fraud_server.py"), "--port", "50074", "--stubs", str(stubs), "--model-dir", str(ROOT / "models/fraud")]), log)
+
+        # (title, load arguments, servers, reference key for the ratio)
+        configs = [
+            (f"SayHello, unary, {c} in flight", ["--rpc", "hello", "--concurrency", c], ["bare", "ours", "py_greeter"]),
+            (f"SayHelloBidiStream, 1 stream, {c} in flight", ["--rpc", "hello-stream", "--concurrency", "1", "--window", c], ["bare", "ours", "py_greeter"]),
+            (f"SayHelloBidiStream, {c} streams, {c} in flight each", ["--rpc", "hello-stream", "--concurrency", c, "--window", c], ["bare", "ours", "py_greeter"]),
+            ("PredictFraud, 1 in flight", ["--rpc", "fraud", "--concurrency", "1"], ["ours", "py_fraud"]),
+            (f"PredictFraud, {c} in flight", ["--rpc", "fraud", "--concurrency", c], ["ours", "py_fraud"]),
+        ]
+        results = {title: {key: [] for key in keys} for title, _, keys in configs}
+        for round_ in range(args.rounds):
+            for title, rpc_args, keys in configs:
+                order = keys[round_ % len(keys):] + keys[:round_ % len(keys)]
+                for key in order:
+                    server = servers[key]
+                    figures = load(args, tools, server, rpc_args, pid=server.process.pid)
+                    results[title][key].append(figures)
+                    print(f"round {round_ + 1}: {title}: {server.name}: {figures}", file=sys.stderr, flush=True)
+    finally:
+        for server in servers.values():
+            server.stop()
+
+    startup_median, startup_max, models = startup(tools, binary, work)
+
+    callgrind = None
+    if not args.skip_callgrind:
+        callgrind = {}
+        for key, command, port in [
+            ("bare", [str(tools / "examples" / "bare_greeter"), "--listen", "127.0.0.1:50077"], 50077),
+            ("ours", [str(binary), "--listen", "127.0.0.1:50078", "--data-dir", str(work / "callgrind-data")], 50078),
+        ]:
+            for in_flight in ("1", c):
+                callgrind[(key, in_flight)] = callgrind_per_request(
+                    args, tools, work, f"{key}-{in_flight}", command, port,
+                    ["--rpc", "hello", "--concurrency", in_flight],
+                )
+                print(f"callgrind {key} {in_flight} in flight: {callgrind[(key, in_flight)]:.0f} per call", file=sys.stderr, flush=True)
+
+    names = {"ours": "grpc-showcase", "bare": "bare tonic", "py_greeter": "Python grpcio", "py_fraud": "Python grpcio + onnxruntime"}
+    lines = []
+    cpu_model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
+    lines.append(f"Measured {datetime.date.today().isoformat()}: {os.cpu_count()} CPUs ({cpu_model}), Linux {platform.release()}, "
+                 f"release profile; servers pinned to CPU 0, the load tool to CPU 1; {args.rounds} rounds of {args.duration} "
+                 f"per run after {args.warmup} of warm-up, medians over rounds.")
+    lines.append("")
+    lines.append("| load | server | req/s | p50 ms | p99 ms | server CPU µs/req | grpc-showcase vs this: req/s | CPU/req |")
+    lines.append("|---|---|---|---|---|---|---|---|")
+    for title, _, keys in configs:
+        for key in keys:
+            runs = results[title][key]
+            rps = statistics.median(r["rps"] for r in runs)
+            p50 = statistics.median(r["p50"] for r in runs)
+            p99 = statistics.median(r["p99"] for r in runs)
+            cpu = statistics.median(r["cpu_us"] for r in runs)
+            if key == "ours":
+                ratio_rps = ratio_cpu = ""
+            else:
+                ours = results[title]["ours"]
+                ratio_rps = f"{statistics.median(o['rps'] / r['rps'] for o, r in zip(ours, runs)):.2f}x"
+                ratio_cpu = f"{statistics.median(o['cpu_us'] / r['cpu_us'] for o, r in zip(ours, runs)):.2f}x"
+            lines.append(f"| {title} | {names[key]} | {fmt_int(rps)} | {p50:.3f} | {p99:.3f} | {cpu:.1f} | {ratio_rps} | {ratio_cpu} |")
+    lines.append("")
+    lines.append(f"Startup (examples/startup.rs, 5 starts): the release binary answers health SERVING with "
+                 f"{models} models ready after {startup_median:.0f} ms (median), {startup_max:.0f} ms at most.")
+    if callgrind:
+        lines.append("")
+        lines.append("Instructions per SayHello in the server (valgrind --tool=callgrind, "
+                     f"(I(2n) - I(n)) / n with n = {args.callgrind_requests}):")
+        lines.append("")
+        lines.append("| in flight | bare tonic | grpc-showcase | ratio |")
+        lines.append("|---|---|---|---|")
+        for in_flight in ("1", c):
+            bare, ours = callgrind[("bare", in_flight)], callgrind[("ours", in_flight)]
+            lines.append(f"| {in_flight} | {fmt_int(bare)} | {fmt_int(ours)} | {ours / bare:.2f}x |")
+    report = "\n".join(lines) + "\n"
+    out_path.write_text(report)
+    print(report)
+    print(f"(written to {out_path}; raw server logs in {work})", file=sys.stderr)
+    log.close()
+
+
+if __name__ == "__main__":
+    main()

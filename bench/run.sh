@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The whole benchmark report in one command: builds the release server, the load tool and
+# the bare tonic reference; installs the Python grpcio references from PyPI into a virtual
+# environment; makes sure valgrind is there; then bench/run.py starts everything, runs the
+# load alternately and writes the table (stdout and $CARGO_TARGET_DIR/bench/report.md).
+#
+#   bench/run.sh                                  # 3 rounds of 10 s per run, about 15 min
+#   bench/run.sh --rounds 1 --duration 3s --skip-callgrind    # a quick look
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}"
+cargo build --release --locked --quiet --bin grpc-showcase \
+  --example load --example bare_greeter --example startup
+
+venv="$CARGO_TARGET_DIR/bench-venv"
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+"$venv/bin/pip" install --quiet --disable-pip-version-check -r bench/python/requirements.txt
+
+if ! command -v valgrind >/dev/null || ! command -v taskset >/dev/null; then
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq valgrind util-linux >/dev/null
+fi
+
+exec "$venv/bin/python" bench/run.py --target-dir "$CARGO_TARGET_DIR" --python "$venv/bin/python" "$@"
