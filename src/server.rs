@@ -70,7 +70,7 @@ use tonic::{
     service::Routes,
     transport::{Certificate, Channel, ClientTlsConfig, Endpoint, server::TcpConnectInfo},
 };
-use tonic_web::GrpcWebLayer;
+use tonic_web::{GrpcWebLayer, GrpcWebService};
 use tower::{Layer, ServiceBuilder, util::BoxCloneSyncService};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tracing::{debug, info, warn};
@@ -400,13 +400,17 @@ impl Server {
             None => Gateway::in_process(grpc.clone()),
         };
         let edge = Edge {
-            metrics,
-            gateway: Gateway::new(upstream, settings.auth.clone(), settings.gateway_timeout),
-            grpc_web: BoxCloneSyncService::new(GrpcWebLayer::new().layer(grpc)),
+            shared: Arc::new(EdgeShared {
+                metrics,
+                gateway: Gateway::new(upstream, settings.auth.clone(), settings.gateway_timeout),
+            }),
+            grpc_web: GrpcWebLayer::new().layer(grpc),
         };
-        let service: HttpService = match cors_layer(&settings.cors_allowed_origins)? {
-            Some(cors) => BoxCloneSyncService::new(cors.layer(edge)),
-            None => BoxCloneSyncService::new(edge),
+        // Not boxed: hyper clones this service for every request (hyper-util 0.1's
+        // TowerToHyperService::call), and a boxed service costs an allocation per clone.
+        let service = match cors_layer(&settings.cors_allowed_origins)? {
+            Some(cors) => tower::util::Either::Left(cors.layer(edge)),
+            None => tower::util::Either::Right(edge),
         };
 
         let mut http = auto::Builder::new(TokioExecutor::new());
@@ -541,11 +545,20 @@ type HttpService = BoxCloneSyncService<Request<Body>, Response<Body>, Infallible
 /// Why the dispatch comes before grpc-web: tonic-web 0.14.9's `GrpcWebService` answers
 /// 400 to any HTTP/1.1 request that is not grpc-web (src/service.rs,
 /// `RequestKind::Other`), which would refuse `curl /metrics` and the gateway's JSON.
+///
+/// hyper clones it for every request: what only `/metrics` and the gateway use is
+/// behind one `Arc`, so that a gRPC call's clone is one reference count and the
+/// clone of the gRPC stack it goes to.
 #[derive(Clone)]
 struct Edge {
+    shared: Arc<EdgeShared>,
+    grpc_web: GrpcWebService<HttpService>,
+}
+
+/// The parts of [`Edge`] gRPC calls do not use.
+struct EdgeShared {
     metrics: metrics::Metrics,
     gateway: Gateway,
-    grpc_web: HttpService,
 }
 
 /// The response future of our layers that answer some requests themselves.
@@ -554,32 +567,39 @@ type BoxFuture<T, E> = std::pin::Pin<Box<dyn Future<Output = Result<T, E>> + Sen
 impl tower::Service<Request<Body>> for Edge {
     type Response = Response<Body>;
     type Error = Infallible;
-    type Future = BoxFuture<Response<Body>, Infallible>;
+    /// gRPC calls take the right-hand side, without a box of their own.
+    type Future = futures::future::Either<
+        BoxFuture<Response<Body>, Infallible>,
+        tonic_web::ResponseFuture<BoxFuture<Response<Body>, Infallible>>,
+    >;
 
     fn poll_ready(
         &mut self,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Result<(), Infallible>> {
-        self.grpc_web.poll_ready(cx)
+        tower::Service::<Request<Body>>::poll_ready(&mut self.grpc_web, cx)
     }
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
         let path = request.uri().path();
         if path == metrics::METRICS_PATH && request.method() == Method::GET {
-            let response = self.metrics.response();
-            return Box::pin(async move { Ok(response) });
+            let response = self.shared.metrics.response();
+            return futures::future::Either::Left(Box::pin(async move { Ok(response) }));
         }
         if path.starts_with(gateway::PREFIX) {
-            let (gateway, metrics) = (self.gateway.clone(), self.metrics.clone());
-            return Box::pin(async move {
+            let shared = Arc::clone(&self.shared);
+            return futures::future::Either::Left(Box::pin(async move {
                 let started = Instant::now();
                 let method = request.method().clone();
-                let (handler, response) = gateway.handle(request).await;
-                metrics.record_http(handler, &method, response.status(), started.elapsed());
+                let (handler, response) = shared.gateway.clone().handle(request).await;
+                let elapsed = started.elapsed();
+                shared
+                    .metrics
+                    .record_http(handler, &method, response.status(), elapsed);
                 Ok(response)
-            });
+            }));
         }
-        Box::pin(self.grpc_web.call(request))
+        futures::future::Either::Right(self.grpc_web.call(request))
     }
 }
 
