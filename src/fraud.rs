@@ -125,11 +125,28 @@ pub struct Verdict {
 /// # Errors
 /// [`FraudError`] for an invalid field, a model without a threshold, or a model failure.
 pub fn score(model: &LoadedModel, transaction: &Transaction) -> Result<Verdict, FraudError> {
-    let threshold = model.card().threshold.ok_or(FraudError::NoThreshold)?;
+    let threshold = threshold(model)?;
     let features = features(transaction)?;
     let prediction = model.predict(&features).map_err(FraudError::Model)?;
-    let probability = prediction
-        .outputs
+    verdict(&prediction.outputs, threshold)
+}
+
+/// The decision threshold in `model`'s metadata.
+///
+/// # Errors
+/// [`FraudError::NoThreshold`] when the metadata has none.
+pub fn threshold(model: &LoadedModel) -> Result<f64, FraudError> {
+    model.card().threshold.ok_or(FraudError::NoThreshold)
+}
+
+/// The verdict from the fraud model's output row for one transaction (column 1, the
+/// probability of fraud), at `threshold`. [`score`] is [`features`], the model, then
+/// this; the gRPC service runs the model through a [`crate::models::Batcher`] between.
+///
+/// # Errors
+/// [`FraudError::Model`] for an output row without a column 1.
+pub fn verdict(output: &[f64], threshold: f64) -> Result<Verdict, FraudError> {
+    let probability = output
         .get(1)
         .copied()
         .ok_or_else(|| FraudError::Model(ModelError::Inference("no fraud column".into())))?

@@ -6,7 +6,7 @@ use tonic::{Request, Response, Status};
 
 use crate::{
     fraud::{self, FraudError, Transaction},
-    models::{ModelError, ModelRegistry},
+    models::{Batcher, ModelError, ModelRegistry},
     proto::fraud_detection::{
         PredictionRequest, PredictionResponse,
         fraud_detection_service_server::FraudDetectionService,
@@ -20,12 +20,20 @@ pub struct FraudService {
     registry: Arc<ModelRegistry>,
     /// The id of the fraud model in the registry (`--fraud-model`).
     model_id: String,
+    /// Runs the fraud model on concurrent calls' rows in batches; `None` when the
+    /// model is not ready (every call is then UNAVAILABLE).
+    batcher: Option<Batcher>,
 }
 
 impl FraudService {
     /// A service scoring with model `model_id` of `registry`.
     pub fn new(registry: Arc<ModelRegistry>, model_id: String) -> Self {
-        Self { registry, model_id }
+        let batcher = registry.get(&model_id).ok().cloned().map(Batcher::new);
+        Self {
+            registry,
+            model_id,
+            batcher,
+        }
     }
 }
 
@@ -59,8 +67,18 @@ impl FraudDetectionService for FraudService {
             age_of_account: request.age_of_account,
             number_of_transactions: request.number_of_transactions,
         };
-        // Five features through a small MLP: microseconds, run inline.
-        let verdict = fraud::score(model, &transaction).map_err(fraud_status)?;
+        let threshold = fraud::threshold(model).map_err(fraud_status)?;
+        let features = fraud::features(&transaction).map_err(fraud_status)?;
+        // Five features through a small MLP: microseconds, mostly tract's fixed cost per
+        // run, which the batcher shares among concurrent calls.
+        let output = match &self.batcher {
+            Some(batcher) => batcher.predict(features.to_vec()).await,
+            None => model
+                .predict(&features)
+                .map(|prediction| prediction.outputs),
+        };
+        let output = output.map_err(|err| fraud_status(FraudError::Model(err)))?;
+        let verdict = fraud::verdict(&output, threshold).map_err(fraud_status)?;
         Ok(Response::new(PredictionResponse {
             transaction_id: request.transaction_id,
             predicted_label: verdict.fraudulent,
