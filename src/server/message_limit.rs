@@ -17,7 +17,7 @@ use std::{
 };
 
 use bytes::Bytes;
-use http::{Request, header::CONTENT_TYPE};
+use http::Request;
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use pin_project_lite::pin_project;
 use tonic::{Status, body::Body};
@@ -100,10 +100,7 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        let is_grpc = request
-            .headers()
-            .get(CONTENT_TYPE)
-            .is_some_and(|value| value.as_bytes().starts_with(b"application/grpc"));
+        let is_grpc = super::methods::is_grpc(request.headers());
         let limit = self.limits.limit_for(request.uri().path());
         let request = request.map(|body| {
             if is_grpc {

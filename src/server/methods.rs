@@ -2,7 +2,18 @@
 //! RPC style, for the layers that treat styles differently (metrics labels, the default
 //! unary timeout).
 
+use http::{HeaderMap, header::CONTENT_TYPE};
 use prost::Message;
+
+/// Whether a request with `headers` is a gRPC call: its content type is
+/// `application/grpc` or one of its `+proto`, `+json` or grpc-web variants (the gRPC
+/// over HTTP/2 spec's `Content-Type` rule). Layers that only apply to gRPC (metrics,
+/// message limits) let anything else, such as the REST gateway, pass untouched.
+pub fn is_grpc(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(b"application/grpc"))
+}
 
 /// An RPC style, named as go-grpc-prometheus names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -397,10 +397,7 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        let is_grpc = request
-            .headers()
-            .get(CONTENT_TYPE)
-            .is_some_and(|value| value.as_bytes().starts_with(b"application/grpc"));
+        let is_grpc = super::methods::is_grpc(request.headers());
         let record = is_grpc.then(|| self.metrics.start(request.uri().path()));
         MetricsFuture {
             inner: self.inner.call(request),
