@@ -5,7 +5,9 @@ references first. This script starts every server, drives each with examples/loa
 writes a Markdown report (stdout and --out):
 
 - references: examples/bare_greeter.rs, a bare tonic Greeter with no layers (the framework's
-  ceiling), and bench/python/*.py, Python grpcio servers for Greeter and the fraud service;
+  ceiling), as tonic writes it (the system allocator) and with mimalloc preloaded (the
+  allocator grpc-showcase is built with, so that ratio is the layers' cost alone), and
+  bench/python/*.py, Python grpcio servers for Greeter and the fraud service;
 - runs alternate: each round runs every configuration once on every server, the servers in a
   rotating order, and each ratio is taken between runs of the same round, then the median
   over rounds is reported (the machine is shared and noisy; adjacent runs see the same noise);
@@ -70,10 +72,10 @@ def wait_for_port(port, process, seconds=120):
 
 
 class Server:
-    def __init__(self, name, port, command, log):
+    def __init__(self, name, port, command, log, env=None):
         self.name = name
         self.port = port
-        self.process = subprocess.Popen(command, stdout=log, stderr=log, cwd=ROOT)
+        self.process = subprocess.Popen(command, stdout=log, stderr=log, cwd=ROOT, env=env)
         wait_for_port(port, self.process)
 
     @property
@@ -117,7 +119,7 @@ def fmt_int(x):
     return f"{x:,.0f}"
 
 
-def callgrind_per_request(args, tools, work, name, command, port, rpc_args):
+def callgrind_per_request(args, tools, work, name, command, port, rpc_args, env=None):
     """Instructions the server executes per call: two counts of calls at one in flight,
     (I(n2) - I(n1)) / (n2 - n1), so the connection's setup cancels out."""
     out_file = work / f"callgrind.{name}.out"
@@ -132,6 +134,7 @@ def callgrind_per_request(args, tools, work, name, command, port, rpc_args):
         stdout=subprocess.DEVNULL,
         stderr=open(work / f"callgrind.{name}.log", "w"),
         cwd=ROOT,
+        env=env,
     )
     server = Server.__new__(Server)
     server.name, server.port, server.process = name, port, process
@@ -154,6 +157,17 @@ def callgrind_per_request(args, tools, work, name, command, port, rpc_args):
         return (totals[1] - totals[0]) / n1
     finally:
         server.stop()
+
+
+def mimalloc_env():
+    """The environment that preloads the system's mimalloc (Debian's libmimalloc2.0) into
+    a process, so that the bare tonic server can also be measured with the allocator the
+    showcase is built with (src/main.rs): the ratio to it is the cost of the layers alone."""
+    listing = subprocess.run(["ldconfig", "-p"], capture_output=True, text=True).stdout
+    match = re.search(r"libmimalloc\.so\.2 .*=> (\S+)", listing)
+    if not match:
+        raise SystemExit("libmimalloc.so.2 not found (bench/run.sh installs libmimalloc2.0)")
+    return {**os.environ, "LD_PRELOAD": match.group(1)}
 
 
 def startup(tools, server_binary, work):
@@ -198,12 +212,13 @@ def main():
     try:
         servers["ours"] = Server("grpc-showcase", 50071, pinned(0, [str(binary), "--listen", "127.0.0.1:50071", "--data-dir", str(work / "data")]), log)
         servers["bare"] = Server("bare tonic", 50072, pinned(0, [str(tools / "examples" / "bare_greeter"), "--listen", "127.0.0.1:50072"]), log)
+        servers["bare_mi"] = Server("bare tonic + mimalloc", 50075, pinned(0, [str(tools / "examples" / "bare_greeter"), "--listen", "127.0.0.1:50075"]), log, env=mimalloc_env())
         servers["py_greeter"] = Server("Python grpcio", 50073, pinned(0, [args.python, str(ROOT / "bench/python/greeter_server.py"), "--port", "50073", "--stubs", str(stubs)]), log)
         servers["py_fraud"] = Server("Python grpcio + onnxruntime", 50074, pinned(0, [args.python, str(ROOT / "bench/python/fraud_server.py"), "--port", "50074", "--stubs", str(stubs), "--model-dir", str(ROOT / "models/fraud")]), log)
 
         # (title, load arguments, servers, reference key for the ratio)
         configs = [
-            (f"SayHello, unary, {c} in flight", ["--rpc", "hello", "--concurrency", c], ["bare", "ours", "py_greeter"]),
+            (f"SayHello, unary, {c} in flight", ["--rpc", "hello", "--concurrency", c], ["bare", "bare_mi", "ours", "py_greeter"]),
             (f"SayHelloBidiStream, 1 stream, {c} in flight", ["--rpc", "hello-stream", "--concurrency", "1", "--window", c], ["bare", "ours", "py_greeter"]),
             (f"SayHelloBidiStream, {c} streams, {c} in flight each", ["--rpc", "hello-stream", "--concurrency", c, "--window", c], ["bare", "ours", "py_greeter"]),
             ("PredictFraud, 1 in flight", ["--rpc", "fraud", "--concurrency", "1"], ["ours", "py_fraud"]),
@@ -227,18 +242,19 @@ def main():
     callgrind = None
     if not args.skip_callgrind:
         callgrind = {}
-        for key, command, port in [
-            ("bare", [str(tools / "examples" / "bare_greeter"), "--listen", "127.0.0.1:50077"], 50077),
-            ("ours", [str(binary), "--listen", "127.0.0.1:50078", "--data-dir", str(work / "callgrind-data")], 50078),
+        for key, command, port, env in [
+            ("bare", [str(tools / "examples" / "bare_greeter"), "--listen", "127.0.0.1:50077"], 50077, None),
+            ("bare_mi", [str(tools / "examples" / "bare_greeter"), "--listen", "127.0.0.1:50076"], 50076, mimalloc_env()),
+            ("ours", [str(binary), "--listen", "127.0.0.1:50078", "--data-dir", str(work / "callgrind-data")], 50078, None),
         ]:
             for in_flight in ("1", c):
                 callgrind[(key, in_flight)] = callgrind_per_request(
                     args, tools, work, f"{key}-{in_flight}", command, port,
-                    ["--rpc", "hello", "--concurrency", in_flight],
+                    ["--rpc", "hello", "--concurrency", in_flight], env=env,
                 )
                 print(f"callgrind {key} {in_flight} in flight: {callgrind[(key, in_flight)]:.0f} per call", file=sys.stderr, flush=True)
 
-    names = {"ours": "grpc-showcase", "bare": "bare tonic", "py_greeter": "Python grpcio", "py_fraud": "Python grpcio + onnxruntime"}
+    names = {"ours": "grpc-showcase", "bare": "bare tonic", "bare_mi": "bare tonic + mimalloc", "py_greeter": "Python grpcio", "py_fraud": "Python grpcio + onnxruntime"}
     lines = []
     cpu_model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
     lines.append(f"Measured {datetime.date.today().isoformat()}: {os.cpu_count()} CPUs ({cpu_model}), Linux {platform.release()}, "
@@ -269,11 +285,11 @@ def main():
         lines.append("Instructions per SayHello in the server (valgrind --tool=callgrind, "
                      f"(I(2n) - I(n)) / n with n = {args.callgrind_requests}):")
         lines.append("")
-        lines.append("| in flight | bare tonic | grpc-showcase | ratio |")
-        lines.append("|---|---|---|---|")
+        lines.append("| in flight | bare tonic | bare tonic + mimalloc | grpc-showcase | ours / bare | ours / bare + mimalloc |")
+        lines.append("|---|---|---|---|---|---|")
         for in_flight in ("1", c):
-            bare, ours = callgrind[("bare", in_flight)], callgrind[("ours", in_flight)]
-            lines.append(f"| {in_flight} | {fmt_int(bare)} | {fmt_int(ours)} | {ours / bare:.2f}x |")
+            bare, bare_mi, ours = (callgrind[(key, in_flight)] for key in ("bare", "bare_mi", "ours"))
+            lines.append(f"| {in_flight} | {fmt_int(bare)} | {fmt_int(bare_mi)} | {fmt_int(ours)} | {ours / bare:.2f}x | {ours / bare_mi:.2f}x |")
     report = "\n".join(lines) + "\n"
     out_path.write_text(report)
     print(report)

@@ -4,7 +4,7 @@
 # environment; makes sure valgrind is there; then bench/run.py starts everything, runs the
 # load alternately and writes the table (stdout and $CARGO_TARGET_DIR/bench/report.md).
 #
-#   bench/run.sh                                  # 3 rounds of 10 s per run, about 15 min
+#   bench/run.sh                                  # 3 rounds of 10 s per run, about 20 min
 #   bench/run.sh --rounds 1 --duration 3s --skip-callgrind    # a quick look
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,11 +16,14 @@ venv="$CARGO_TARGET_DIR/bench-venv"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/pip" install --quiet --disable-pip-version-check -r bench/python/requirements.txt
 
-if ! command -v valgrind >/dev/null || ! command -v taskset >/dev/null; then
+# valgrind for instruction counts, taskset for pinning, and Debian's mimalloc to preload
+# into the bare tonic reference (the allocator grpc-showcase is built with).
+if ! command -v valgrind >/dev/null || ! command -v taskset >/dev/null \
+    || ! ldconfig -p | grep -q 'libmimalloc\.so\.2 '; then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo"
   $sudo apt-get update -qq
-  $sudo apt-get install -y -qq valgrind util-linux >/dev/null
+  $sudo apt-get install -y -qq valgrind util-linux libmimalloc2.0 >/dev/null
 fi
 
 exec "$venv/bin/python" bench/run.py --target-dir "$CARGO_TARGET_DIR" --python "$venv/bin/python" "$@"
