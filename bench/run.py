@@ -44,6 +44,8 @@ def parse_args():
     parser.add_argument("--warmup", default="2s")
     parser.add_argument("--concurrency", type=int, default=16, help="calls in flight")
     parser.add_argument("--callgrind-requests", type=int, default=2000)
+    parser.add_argument("--pairs", type=int, default=9,
+                        help="alternating pairs of fixed-count runs for the two target ratios")
     parser.add_argument("--skip-callgrind", action="store_true")
     parser.add_argument("--out", default=None, help="where to write the report (default TARGET/bench/report.md)")
     return parser.parse_args()
@@ -91,13 +93,13 @@ class Server:
             self.process.wait()
 
 
-def load(args, tools, server, rpc_args, pid=None, requests=None):
+def load(args, tools, server, rpc_args, pid=None, requests=None, warmup="0s"):
     """One run of the load tool; returns its figures as a dict."""
     command = [str(tools / "examples" / "load"), "--addr", server.addr, *rpc_args]
     if requests is None:
         command += ["--duration", args.duration, "--warmup", args.warmup]
     else:
-        command += ["--requests", str(requests), "--warmup", "0s"]
+        command += ["--requests", str(requests), "--warmup", warmup]
     if pid is not None:
         command += ["--server-pid", str(pid)]
     result = subprocess.run(pinned(1, command), capture_output=True, text=True, cwd=ROOT)
@@ -157,6 +159,25 @@ def callgrind_per_request(args, tools, work, name, command, port, rpc_args, env=
         return (totals[1] - totals[0]) / n1
     finally:
         server.stop()
+
+
+def pairs(args, tools, ours, reference, rpc_args, requests):
+    """The two targets' ratios with more samples than the table: `args.pairs` pairs of runs
+    of a fixed count of calls (after 1 s of warm-up), ours and the reference back to back,
+    first one then the other in turn. Returns the per-pair ratios of CPU per request and of
+    requests per second, ours / reference."""
+    cpu, rps = [], []
+    for pair in range(args.pairs):
+        runs = {}
+        for server in ((ours, reference) if pair % 2 == 0 else (reference, ours)):
+            runs[server.name] = load(args, tools, server, rpc_args, pid=server.process.pid,
+                                     requests=requests, warmup="1s")
+        a, b = runs[ours.name], runs[reference.name]
+        cpu.append(a["cpu_us"] / b["cpu_us"])
+        rps.append(a["rps"] / b["rps"])
+        print(f"pair {pair + 1}: {' '.join(rpc_args)}: {ours.name} / {reference.name}: CPU {cpu[-1]:.3f}, req/s {rps[-1]:.3f}",
+              file=sys.stderr, flush=True)
+    return cpu, rps
 
 
 def mimalloc_env():
@@ -233,6 +254,11 @@ def main():
                     figures = load(args, tools, server, rpc_args, pid=server.process.pid)
                     results[title][key].append(figures)
                     print(f"round {round_ + 1}: {title}: {server.name}: {figures}", file=sys.stderr, flush=True)
+        # The two timed targets again, with more samples: many short alternating pairs.
+        target_pairs = {
+            "hello": pairs(args, tools, servers["ours"], servers["bare"], ["--rpc", "hello", "--concurrency", c], 100_000),
+            "fraud": pairs(args, tools, servers["ours"], servers["py_fraud"], ["--rpc", "fraud", "--concurrency", c], 20_000),
+        }
     finally:
         for server in servers.values():
             server.stop()
@@ -277,6 +303,14 @@ def main():
                 ratio_rps = f"{statistics.median(o['rps'] / r['rps'] for o, r in zip(ours, runs)):.2f}x"
                 ratio_cpu = f"{statistics.median(o['cpu_us'] / r['cpu_us'] for o, r in zip(ours, runs)):.2f}x"
             lines.append(f"| {title} | {names[key]} | {fmt_int(rps)} | {p50:.3f} | {p99:.3f} | {cpu:.1f} | {ratio_rps} | {ratio_cpu} |")
+    lines.append("")
+    def spread(ratios):
+        return f"median {statistics.median(ratios):.2f}x (from {min(ratios):.2f}x to {max(ratios):.2f}x)"
+
+    lines.append(f"The two timed targets over {args.pairs} alternating pairs of fixed-count runs (ours, then the "
+                 f"reference, then the other way round), {c} in flight: SayHello server CPU per call, grpc-showcase / "
+                 f"bare tonic, 100,000 calls a run: {spread(target_pairs['hello'][0])}; PredictFraud requests per second, "
+                 f"grpc-showcase / Python grpcio + onnxruntime, 20,000 calls a run: {spread(target_pairs['fraud'][1])}.")
     lines.append("")
     lines.append(f"Startup (examples/startup.rs, 5 starts): the release binary answers health SERVING with "
                  f"{models} models ready after {startup_median:.0f} ms (median), {startup_max:.0f} ms at most.")
