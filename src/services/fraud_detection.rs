@@ -16,23 +16,17 @@ use crate::{
 /// The fraud detection service.
 #[derive(Debug, Clone)]
 pub struct FraudService {
-    /// The models loaded at startup.
-    registry: Arc<ModelRegistry>,
-    /// The id of the fraud model in the registry (`--fraud-model`).
-    model_id: String,
-    /// Runs the fraud model on concurrent calls' rows in batches; `None` when the
-    /// model is not ready (every call is then UNAVAILABLE).
-    batcher: Option<Batcher>,
+    /// Runs the fraud model on concurrent calls' rows in batches; or why the model is
+    /// not available, for every call's UNAVAILABLE. The registry is fixed at startup,
+    /// so this is looked up once, not per call.
+    batcher: Result<Batcher, ModelError>,
 }
 
 impl FraudService {
-    /// A service scoring with model `model_id` of `registry`.
+    /// A service scoring with model `model_id` (`--fraud-model`) of `registry`.
     pub fn new(registry: Arc<ModelRegistry>, model_id: String) -> Self {
-        let batcher = registry.get(&model_id).ok().cloned().map(Batcher::new);
         Self {
-            registry,
-            model_id,
-            batcher,
+            batcher: registry.get(&model_id).cloned().map(Batcher::new),
         }
     }
 }
@@ -53,13 +47,14 @@ impl FraudDetectionService for FraudService {
         request: Request<PredictionRequest>,
     ) -> Result<Response<PredictionResponse>, Status> {
         let request = request.into_inner();
-        let model = self.registry.get(&self.model_id).map_err(|err| match err {
+        let batcher = self.batcher.as_ref().map_err(|err| match err {
             // The client did not name the model: a missing one is the server's problem.
             ModelError::NotFound { .. } | ModelError::NotReady { .. } => {
                 Status::unavailable(format!("the fraud model is not available: {err}"))
             }
-            other => super::model::model_status(other),
+            other => super::model::model_status(other.clone()),
         })?;
+        let model = batcher.model();
         let transaction = Transaction {
             transaction_id: request.transaction_id,
             amount: request.amount,
@@ -71,13 +66,10 @@ impl FraudDetectionService for FraudService {
         let features = fraud::features(&transaction).map_err(fraud_status)?;
         // Five features through a small MLP: microseconds, mostly tract's fixed cost per
         // run, which the batcher shares among concurrent calls.
-        let output = match &self.batcher {
-            Some(batcher) => batcher.predict(features.to_vec()).await,
-            None => model
-                .predict(&features)
-                .map(|prediction| prediction.outputs),
-        };
-        let output = output.map_err(|err| fraud_status(FraudError::Model(err)))?;
+        let output = batcher
+            .predict(features.to_vec())
+            .await
+            .map_err(|err| fraud_status(FraudError::Model(err)))?;
         let verdict = fraud::verdict(&output, threshold).map_err(fraud_status)?;
         Ok(Response::new(PredictionResponse {
             transaction_id: request.transaction_id,
