@@ -14,10 +14,9 @@ use std::{
 use http::{Request, Response, header::AUTHORIZATION};
 use tonic::{Status, body::Body};
 use tower::{Layer, Service};
-
-use super::BoxFuture;
 use tracing::debug;
 
+use super::BoxFuture;
 use crate::auth::{AuthError, OPEN_SERVICES, Tokens};
 
 /// The status of a refused call.

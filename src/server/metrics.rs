@@ -42,10 +42,10 @@ const BUCKETS: [f64; 14] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
-/// The canonical names of the gRPC status codes 0 to 16 (as grpc-go prints them).
 /// The trailer (or, trailers-only, header) that carries a call's status code.
 const GRPC_STATUS: http::HeaderName = http::HeaderName::from_static("grpc-status");
 
+/// The canonical names of the gRPC status codes 0 to 16 (as grpc-go prints them).
 const CODE_NAMES: [&str; 17] = [
     "OK",
     "Canceled",
