@@ -24,12 +24,12 @@ use std::{
 
 pub use batch::{Batcher, MAX_BATCH_ROWS};
 pub use card::{FeatureSpec, ModelCard, TensorSpec};
+use tract_onnx::prelude::*;
 
 /// The most run states a model keeps between calls: more than the calls that run at
 /// once on a machine of this size (one per runtime worker), few enough that idle
 /// states (each holds its ops' small scratch buffers between runs) cost little memory.
 const MAX_IDLE_STATES: usize = 64;
-use tract_onnx::prelude::*;
 
 /// Why a prediction could not be made.
 #[derive(Debug, Clone, PartialEq)]
