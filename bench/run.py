@@ -6,15 +6,16 @@ writes a Markdown report (stdout and --out):
 
 - references: examples/bare_greeter.rs, a bare tonic Greeter with no layers (the framework's
   ceiling), as tonic writes it (the system allocator) and with mimalloc preloaded (the
-  allocator grpc-showcase is built with, so that ratio is the layers' cost alone), and
-  bench/python/*.py, Python grpcio servers for Greeter and the fraud service;
+  allocator grpc-showcase is built with, so that ratio is the layers' cost alone) and on
+  Tokio's current-thread scheduler (which grpc-showcase runs when it may use one CPU, as
+  here: so that ratio leaves out the choice of scheduler too), and bench/python/*.py, Python grpcio servers for Greeter and the fraud service;
 - runs alternate: each round runs every configuration once on every server, the servers in a
   rotating order, and each ratio is taken between runs of the same round, then the median
   over rounds is reported (the machine is shared and noisy; adjacent runs see the same noise);
 - servers are pinned to CPU 0 and the load tool to CPU 1 (taskset), so the server's CPU time
   per request (from /proc, examples/load.rs --server-pid) is its own;
 - instructions per SayHello counted by valgrind's callgrind, for the showcase and the bare
-  tonic server (stable across runs, unlike time);
+  tonic servers, pinned to CPU 0 like the timed runs (stable across runs, unlike time);
 - the time the release binary takes to serve with all models loaded (examples/startup.rs).
 """
 
@@ -126,13 +127,13 @@ def callgrind_per_request(args, tools, work, name, command, port, rpc_args, env=
     (I(n2) - I(n1)) / (n2 - n1), so the connection's setup cancels out."""
     out_file = work / f"callgrind.{name}.out"
     process = subprocess.Popen(
-        [
+        pinned(0, [
             "valgrind",
             "--tool=callgrind",
             "--instr-atstart=no",
             f"--callgrind-out-file={out_file}",
             *command,
-        ],
+        ]),
         stdout=subprocess.DEVNULL,
         stderr=open(work / f"callgrind.{name}.log", "w"),
         cwd=ROOT,
@@ -234,12 +235,13 @@ def main():
         servers["ours"] = Server("grpc-showcase", 50071, pinned(0, [str(binary), "--listen", "127.0.0.1:50071", "--data-dir", str(work / "data")]), log)
         servers["bare"] = Server("bare tonic", 50072, pinned(0, [str(tools / "examples" / "bare_greeter"), "--listen", "127.0.0.1:50072"]), log)
         servers["bare_mi"] = Server("bare tonic + mimalloc", 50075, pinned(0, [str(tools / "examples" / "bare_greeter"), "--listen", "127.0.0.1:50075"]), log, env=mimalloc_env())
+        servers["bare_ct"] = Server("bare tonic, current-thread", 50080, pinned(0, [str(tools / "examples" / "bare_greeter"), "--listen", "127.0.0.1:50080", "--current-thread"]), log)
         servers["py_greeter"] = Server("Python grpcio", 50073, pinned(0, [args.python, str(ROOT / "bench/python/greeter_server.py"), "--port", "50073", "--stubs", str(stubs)]), log)
         servers["py_fraud"] = Server("Python grpcio + onnxruntime", 50074, pinned(0, [args.python, str(ROOT / "bench/python/fraud_server.py"), "--port", "50074", "--stubs", str(stubs), "--model-dir", str(ROOT / "models/fraud")]), log)
 
         # (title, load arguments, servers, reference key for the ratio)
         configs = [
-            (f"SayHello, unary, {c} in flight", ["--rpc", "hello", "--concurrency", c], ["bare", "bare_mi", "ours", "py_greeter"]),
+            (f"SayHello, unary, {c} in flight", ["--rpc", "hello", "--concurrency", c], ["bare", "bare_mi", "bare_ct", "ours", "py_greeter"]),
             (f"SayHelloBidiStream, 1 stream, {c} in flight", ["--rpc", "hello-stream", "--concurrency", "1", "--window", c], ["bare", "ours", "py_greeter"]),
             (f"SayHelloBidiStream, {c} streams, {c} in flight each", ["--rpc", "hello-stream", "--concurrency", c, "--window", c], ["bare", "ours", "py_greeter"]),
             ("PredictFraud, 1 in flight", ["--rpc", "fraud", "--concurrency", "1"], ["ours", "py_fraud"]),
@@ -257,6 +259,7 @@ def main():
         # The two timed targets again, with more samples: many short alternating pairs.
         target_pairs = {
             "hello": pairs(args, tools, servers["ours"], servers["bare"], ["--rpc", "hello", "--concurrency", c], 100_000),
+            "hello_ct": pairs(args, tools, servers["ours"], servers["bare_ct"], ["--rpc", "hello", "--concurrency", c], 100_000),
             "fraud": pairs(args, tools, servers["ours"], servers["py_fraud"], ["--rpc", "fraud", "--concurrency", c], 20_000),
         }
     finally:
@@ -271,6 +274,7 @@ def main():
         for key, command, port, env in [
             ("bare", [str(tools / "examples" / "bare_greeter"), "--listen", "127.0.0.1:50077"], 50077, None),
             ("bare_mi", [str(tools / "examples" / "bare_greeter"), "--listen", "127.0.0.1:50076"], 50076, mimalloc_env()),
+            ("bare_ct", [str(tools / "examples" / "bare_greeter"), "--listen", "127.0.0.1:50081", "--current-thread"], 50081, None),
             ("ours", [str(binary), "--listen", "127.0.0.1:50078", "--data-dir", str(work / "callgrind-data")], 50078, None),
         ]:
             for in_flight in ("1", c):
@@ -280,7 +284,7 @@ def main():
                 )
                 print(f"callgrind {key} {in_flight} in flight: {callgrind[(key, in_flight)]:.0f} per call", file=sys.stderr, flush=True)
 
-    names = {"ours": "grpc-showcase", "bare": "bare tonic", "bare_mi": "bare tonic + mimalloc", "py_greeter": "Python grpcio", "py_fraud": "Python grpcio + onnxruntime"}
+    names = {"ours": "grpc-showcase", "bare": "bare tonic", "bare_mi": "bare tonic + mimalloc", "bare_ct": "bare tonic, current-thread", "py_greeter": "Python grpcio", "py_fraud": "Python grpcio + onnxruntime"}
     lines = []
     cpu_model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
     lines.append(f"Measured {datetime.date.today().isoformat()}: {os.cpu_count()} CPUs ({cpu_model}), Linux {platform.release()}, "
@@ -309,7 +313,8 @@ def main():
 
     lines.append(f"The two timed targets over {args.pairs} alternating pairs of fixed-count runs (ours, then the "
                  f"reference, then the other way round), {c} in flight: SayHello server CPU per call, grpc-showcase / "
-                 f"bare tonic, 100,000 calls a run: {spread(target_pairs['hello'][0])}; PredictFraud requests per second, "
+                 f"bare tonic, 100,000 calls a run: {spread(target_pairs['hello'][0])} (against bare tonic on the "
+                 f"current-thread scheduler: {spread(target_pairs['hello_ct'][0])}); PredictFraud requests per second, "
                  f"grpc-showcase / Python grpcio + onnxruntime, 20,000 calls a run: {spread(target_pairs['fraud'][1])}.")
     lines.append("")
     lines.append(f"Startup (examples/startup.rs, 5 starts): the release binary answers health SERVING with "
@@ -319,11 +324,13 @@ def main():
         lines.append("Instructions per SayHello in the server (valgrind --tool=callgrind, "
                      f"(I(2n) - I(n)) / n with n = {args.callgrind_requests}):")
         lines.append("")
-        lines.append("| in flight | bare tonic | bare tonic + mimalloc | grpc-showcase | ours / bare | ours / bare + mimalloc |")
-        lines.append("|---|---|---|---|---|---|")
+        lines.append("| in flight | bare tonic | bare tonic + mimalloc | bare tonic, current-thread | grpc-showcase "
+                     "| ours / bare | ours / bare + mimalloc | ours / bare, current-thread |")
+        lines.append("|---|---|---|---|---|---|---|---|")
         for in_flight in ("1", c):
-            bare, bare_mi, ours = (callgrind[(key, in_flight)] for key in ("bare", "bare_mi", "ours"))
-            lines.append(f"| {in_flight} | {fmt_int(bare)} | {fmt_int(bare_mi)} | {fmt_int(ours)} | {ours / bare:.2f}x | {ours / bare_mi:.2f}x |")
+            bare, bare_mi, bare_ct, ours = (callgrind[(key, in_flight)] for key in ("bare", "bare_mi", "bare_ct", "ours"))
+            lines.append(f"| {in_flight} | {fmt_int(bare)} | {fmt_int(bare_mi)} | {fmt_int(bare_ct)} | {fmt_int(ours)} "
+                         f"| {ours / bare:.2f}x | {ours / bare_mi:.2f}x | {ours / bare_ct:.2f}x |")
     report = "\n".join(lines) + "\n"
     out_path.write_text(report)
     print(report)

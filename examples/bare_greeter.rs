@@ -7,6 +7,10 @@
 //! showcase adds shows as a ratio. It answers with the same bytes as the showcase
 //! (`"Hello, <name>!"`), so both move the same messages.
 //!
+//! `--current-thread` runs it on Tokio's current-thread scheduler, the one the showcase
+//! picks when it may use one CPU (`--worker-threads`), so that the benchmarks can also
+//! tell the showcase's layers apart from its choice of scheduler.
+//!
 //! ```text
 //! cargo run --release --example bare_greeter -- --listen 127.0.0.1:50052
 //! cargo run --release --example load -- --addr http://127.0.0.1:50052 --rpc hello
@@ -28,6 +32,11 @@ struct Args {
     /// The address to listen on (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:50052")]
     listen: SocketAddr,
+
+    /// Run on Tokio's current-thread scheduler instead of the multi-thread one that
+    /// `#[tokio::main]` gives.
+    #[arg(long)]
+    current_thread: bool,
 }
 
 #[derive(Default)]
@@ -82,10 +91,18 @@ impl Greeter for BareGreeter {
     }
 }
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
-    let listener = tokio::net::TcpListener::bind(args.listen).await?;
+    let mut runtime = if args.current_thread {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    runtime.enable_all().build()?.block_on(serve(args.listen))
+}
+
+async fn serve(listen: SocketAddr) -> Result<(), Box<dyn std::error::Error>> {
+    let listener = tokio::net::TcpListener::bind(listen).await?;
     println!("listening on {}", listener.local_addr()?);
     tonic::transport::Server::builder()
         .add_service(GreeterServer::new(BareGreeter))

@@ -1,6 +1,6 @@
 //! The command line: every flag also settable by an environment variable.
 
-use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+use std::{net::SocketAddr, num::NonZeroUsize, path::PathBuf, sync::Arc, time::Duration};
 
 use clap::{Parser, ValueEnum};
 
@@ -179,6 +179,15 @@ pub struct Config {
     /// are not limited. 0 turns the limit off.
     #[arg(long, env = "GRPC_SHOWCASE_DEFAULT_UNARY_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     pub default_unary_timeout: Duration,
+
+    /// How many threads run calls (Tokio's worker threads). The default is the number of
+    /// CPUs this process may use, after its CPU affinity and cgroup quota (Rust's
+    /// `available_parallelism`). With one thread the server runs Tokio's current-thread
+    /// scheduler: nothing to steal work from, and replies finished together leave in one
+    /// write (BENCHMARKS.md). Blocking work (SQLite, image filters) has its own threads
+    /// either way.
+    #[arg(long, env = "GRPC_SHOWCASE_WORKER_THREADS")]
+    pub worker_threads: Option<NonZeroUsize>,
 }
 
 /// The log output format.

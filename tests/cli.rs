@@ -152,6 +152,8 @@ fn help_explains_every_flag_and_its_environment_variable() {
         "--http2-keepalive-timeout",
         "--default-unary-timeout",
         "GRPC_SHOWCASE_DEFAULT_UNARY_TIMEOUT",
+        "--worker-threads",
+        "GRPC_SHOWCASE_WORKER_THREADS",
     ] {
         assert!(
             help.contains(expected),
@@ -471,12 +473,59 @@ async fn load_tool_reports_throughput_and_latency_without_errors() {
     }
 }
 
+/// On one worker thread the binary runs Tokio's current-thread scheduler (src/main.rs):
+/// batched predictions, unary and streaming greetings, and the feedback database (on
+/// the blocking threads) all still answer, through the real examples.
+#[tokio::test]
+async fn one_worker_thread_serves_every_kind_of_call() {
+    let server = Running::start_with(tempfile::tempdir().unwrap(), &["--worker-threads", "1"]);
+    let addr = format!("http://{}", server.addr);
+    let fraud = run_example_at("fraud_detection", &addr, &[]).await;
+    assert!(fraud.contains("FRAUD"), "{fraud}");
+    let greeter = run_example_at("greeter", &addr, &[]).await;
+    assert!(greeter.contains("Hello, Barbara!"), "{greeter}");
+    let feedback = run_example_at("feedback", &addr, &["send", "--count", "20"]).await;
+    assert!(feedback.contains("#19 stored as feedback 20"), "{feedback}");
+    // 16 calls in flight, so that predictions run in batches.
+    let load = run_example_at(
+        "load",
+        &addr,
+        &[
+            "--rpc",
+            "fraud",
+            "--requests",
+            "2000",
+            "--concurrency",
+            "16",
+        ],
+    )
+    .await;
+    assert!(load.contains("ok 2000, errors {}"), "{load}");
+}
+
+#[test]
+fn zero_worker_threads_is_refused() {
+    let output = Command::new(BINARY)
+        .args(["--worker-threads", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--worker-threads"), "{stderr}");
+}
+
 /// The bare tonic reference of the benchmarks (examples/bare_greeter.rs), started as
 /// bench/run.py starts it; its address from its first line.
 async fn start_bare_greeter() -> (tokio::process::Child, String) {
+    start_bare_greeter_with(&[]).await
+}
+
+/// [`start_bare_greeter`] with extra flags `args`.
+async fn start_bare_greeter_with(args: &[&str]) -> (tokio::process::Child, String) {
     use tokio::io::AsyncBufReadExt;
     let mut child = tokio::process::Command::new(example("bare_greeter"))
         .args(["--listen", "127.0.0.1:0"])
+        .args(args)
         .stdout(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
@@ -503,12 +552,15 @@ async fn bare_greeter_answers_as_the_showcase_does() {
     let request = || HelloRequest {
         name: "World".into(),
     };
-    let mut bare = GreeterClient::connect(bare_addr).await.unwrap();
     let mut ours = GreeterClient::new(server.channel().await);
-    let from_bare = bare.say_hello(request()).await.unwrap().into_inner();
     let from_ours = ours.say_hello(request()).await.unwrap().into_inner();
-    assert_eq!(from_bare.message, "Hello, World!");
-    assert_eq!(from_bare, from_ours);
+    let (_bare_ct, bare_ct_addr) = start_bare_greeter_with(&["--current-thread"]).await;
+    for addr in [bare_addr, bare_ct_addr] {
+        let mut bare = GreeterClient::connect(addr).await.unwrap();
+        let from_bare = bare.say_hello(request()).await.unwrap().into_inner();
+        assert_eq!(from_bare.message, "Hello, World!");
+        assert_eq!(from_bare, from_ours);
+    }
 }
 
 #[tokio::test]
