@@ -5,8 +5,8 @@
 //! The map, from the outside in (arrows go one way: `main` → [`server`] → [`services`]
 //! → domain modules; a domain module never imports tonic):
 //!
-//! - `src/main.rs`: the binary; parses the command line ([`config`]), starts logging,
-//!   runs the [`server`].
+//! - `src/main.rs`: the binary; parses the command line ([`config`]), builds the Tokio
+//!   [`runtime`], starts logging, runs the [`server`].
 //! - [`server`]: binds the port, builds the router (every service, health, reflection
 //!   v1 and v1alpha), applies the deadline layer, shuts down gracefully.
 //! - [`services`]: one thin gRPC adapter per service: validate, call the domain, map
@@ -34,6 +34,7 @@ pub mod greeter;
 pub mod health;
 pub mod models;
 pub mod proto;
+pub mod runtime;
 pub mod server;
 pub mod services;
 pub mod streams;

@@ -1,7 +1,7 @@
 //! The `grpc-showcase` binary: parse the command line, start logging, run the server
 //! until SIGINT or SIGTERM.
 
-use std::{io, io::IsTerminal, num::NonZeroUsize, process::ExitCode};
+use std::{io::IsTerminal, process::ExitCode};
 
 use clap::Parser;
 use grpc_showcase::{
@@ -19,38 +19,13 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let config = Config::parse();
-    match runtime(config.worker_threads) {
+    match grpc_showcase::runtime::build(config.worker_threads) {
         Ok(runtime) => runtime.block_on(run(config)),
         Err(err) => {
             eprintln!("cannot start the async runtime: {err}");
             ExitCode::FAILURE
         }
     }
-}
-
-/// The Tokio runtime for `worker_threads` threads (default: the CPUs this process may
-/// use).
-///
-/// One thread gets the current-thread scheduler rather than a multi-thread scheduler
-/// with one worker. Both run every task on one thread, but the multi-thread scheduler
-/// runs a task woken by the running task next (its LIFO slot), so each call that
-/// finishes wakes the connection's task at once and its reply goes out in a write of
-/// its own. The current-thread scheduler runs woken tasks in the order they were woken:
-/// the calls finished together (a batch of predictions, say) all reply before the
-/// connection's task writes, in one write. Tokio can turn the LIFO slot off only
-/// behind its unstable flag (`Builder::disable_lifo_slot`, tokio 1.x).
-fn runtime(worker_threads: Option<NonZeroUsize>) -> io::Result<tokio::runtime::Runtime> {
-    let threads = worker_threads
-        .or_else(|| std::thread::available_parallelism().ok())
-        .map_or(1, NonZeroUsize::get);
-    let mut builder = if threads == 1 {
-        tokio::runtime::Builder::new_current_thread()
-    } else {
-        let mut builder = tokio::runtime::Builder::new_multi_thread();
-        builder.worker_threads(threads);
-        builder
-    };
-    builder.enable_all().build()
 }
 
 /// Runs the server as `config` says until SIGINT or SIGTERM.
