@@ -4,7 +4,7 @@
 # environment; makes sure valgrind is there; then bench/run.py starts everything, runs the
 # load alternately and writes the table (stdout and $CARGO_TARGET_DIR/bench/report.md).
 #
-#   bench/run.sh                                  # 5 rounds of 10 s per run, about 20 min
+#   bench/run.sh                                  # 5 rounds of 10 s per run, 20 to 30 min
 #   bench/run.sh --rounds 1 --duration 3s --skip-callgrind    # a quick look
 set -euo pipefail
 cd "$(dirname "$0")/.."
