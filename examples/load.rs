@@ -662,10 +662,10 @@ impl GatewayClient {
     }
 }
 
-/// The server's allocator (src/main.rs), so that the tool's own mallocs and frees cost
-/// less than the server's: with glibc's malloc they were 8.5% of the tool's CPU time
-/// (perf, PredictFraud at 16 in flight), and a load tool that costs more per call than
-/// the server measures itself.
+/// The server's allocator (src/main.rs). The tool costs about as much per call as the
+/// server, and a tool that costs more measures itself: with glibc's malloc, malloc and
+/// free were 8.5% of its CPU time (perf, PredictFraud at 16 in flight), and it ran 52,043
+/// instructions per call against 45,842 with mimalloc (callgrind).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
