@@ -1,4 +1,4 @@
-//! The Tokio runtime the server (and the load tool, `examples/load.rs`) runs on.
+//! The Tokio runtime the server runs on: which scheduler, how many worker threads.
 
 use std::{io, num::NonZeroUsize};
 

@@ -473,7 +473,7 @@ async fn load_tool_reports_throughput_and_latency_without_errors() {
     }
 }
 
-/// On one worker thread the binary runs Tokio's current-thread scheduler (src/main.rs):
+/// On one worker thread the binary runs Tokio's current-thread scheduler (src/runtime.rs):
 /// batched predictions, unary and streaming greetings, and the feedback database (on
 /// the blocking threads) all still answer, through the real examples.
 #[tokio::test]
