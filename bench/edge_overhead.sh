@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The cost of the REST gateway and of auth, measured with the load tool against the
-# release server on this machine. The gateway's clients use one HTTP/1.1 keep-alive
+# server built with the fully optimized profile (`dist`, or PROFILE) on this machine. The gateway's clients use one HTTP/1.1 keep-alive
 # connection per caller; gRPC's share one HTTP/2 connection unless --connections says
 # otherwise, so both are shown. Runs each configuration alternately, REPS times, so
 # that a noisy neighbour affects them all alike, and prints one line per run.
@@ -13,9 +13,10 @@ REPS="${REPS:-2}"
 DURATION="${DURATION:-10s}"
 CONCURRENCY="${CONCURRENCY:-16}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}"
-cargo build --release --quiet --bin grpc-showcase --example load
-server="$CARGO_TARGET_DIR/release/grpc-showcase"
-load="$CARGO_TARGET_DIR/release/examples/load"
+profile="${PROFILE:-dist}"
+cargo build --profile "$profile" --locked --quiet --bin grpc-showcase --bin load
+server="$CARGO_TARGET_DIR/$profile/grpc-showcase"
+load="$CARGO_TARGET_DIR/$profile/load"
 
 work="$(mktemp -d)"
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT

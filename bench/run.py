@@ -1,10 +1,10 @@
 """The benchmark report: grpc-showcase against its references, measured in the same run.
 
-Run through bench/run.sh, which builds the release binaries and installs the Python
-references first. This script starts every server, drives each with examples/load.rs, and
+Run through bench/run.sh, which builds the binaries (with the `dist` profile unless told) and installs the Python
+references first. This script starts every server, drives each with bench/load, and
 writes a Markdown report (stdout and --out):
 
-- references: examples/bare_greeter.rs, a bare tonic Greeter with no layers (the framework's
+- references: bench/bare_greeter.rs, a bare tonic Greeter with no layers (the framework's
   ceiling), as tonic writes it (the system allocator) and with mimalloc preloaded (the
   allocator grpc-showcase is built with, so that ratio is the layers' cost alone) and on
   Tokio's current-thread scheduler (which grpc-showcase runs when it may use one CPU, as
@@ -16,10 +16,10 @@ writes a Markdown report (stdout and --out):
   took more than --max-steal percent of a CPU is run again (up to --steal-repeats times), and
   the report gives the steal behind every figure and how many runs were repeated;
 - servers are pinned to CPU 0 and the load tool to CPU 1 (taskset), so the server's CPU time
-  per request (from /proc, examples/load.rs --server-pid) is its own;
+  per request (from /proc, bench/load --server-pid) is its own;
 - instructions per SayHello counted by valgrind's callgrind, for the showcase and the bare
   tonic servers, pinned to CPU 0 like the timed runs (stable across runs, unlike time);
-- the time the release binary takes to serve with all models loaded (examples/startup.rs).
+- the time the server binary takes to serve with all models loaded (bench/startup.rs).
 """
 
 import argparse
@@ -42,6 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--target-dir", default=os.environ.get("CARGO_TARGET_DIR", "target"))
+    parser.add_argument("--profile", default="dist", help="the Cargo profile the binaries were built with")
     parser.add_argument("--python", default=sys.executable, help="the Python with grpcio and onnxruntime")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--duration", default="10s", help="measured time per run")
@@ -136,7 +137,7 @@ def load(args, tools, server, rpc_args, pid=None, requests=None, warmup="0s", ti
 
 def load_once(args, tools, server, rpc_args, pid, requests, warmup):
     """One run of the load tool, as `load` describes."""
-    command = [str(tools / "examples" / "load"), "--addr", server.addr, *rpc_args]
+    command = [str(tools / "load"), "--addr", server.addr, *rpc_args]
     if requests is None:
         command += ["--duration", args.duration, "--warmup", args.warmup]
     else:
@@ -241,7 +242,7 @@ def mimalloc_env():
 def startup(tools, server_binary, work):
     port = 50079
     command = [
-        str(tools / "examples" / "startup"),
+        str(tools / "startup"),
         "--addr",
         f"http://127.0.0.1:{port}",
         "--runs",
@@ -262,7 +263,7 @@ def main():
     target = Path(args.target_dir)
     if not target.is_absolute():
         target = ROOT / target
-    tools = target / "release"
+    tools = target / args.profile
     binary = tools / "grpc-showcase"
     out_path = Path(args.out) if args.out else target / "bench" / "report.md"
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -279,9 +280,9 @@ def main():
     servers = {}
     try:
         servers["ours"] = Server("grpc-showcase", 50071, pinned(0, [str(binary), "--listen", "127.0.0.1:50071", "--data-dir", str(work / "data")]), log)
-        servers["bare"] = Server("bare tonic", 50072, pinned(0, [str(tools / "examples" / "bare_greeter"), "--listen", "127.0.0.1:50072"]), log)
-        servers["bare_mi"] = Server("bare tonic + mimalloc", 50075, pinned(0, [str(tools / "examples" / "bare_greeter"), "--listen", "127.0.0.1:50075"]), log, env=mimalloc_env())
-        servers["bare_ct"] = Server("bare tonic, current-thread", 50080, pinned(0, [str(tools / "examples" / "bare_greeter"), "--listen", "127.0.0.1:50080", "--current-thread"]), log)
+        servers["bare"] = Server("bare tonic", 50072, pinned(0, [str(tools / "bare_greeter"), "--listen", "127.0.0.1:50072"]), log)
+        servers["bare_mi"] = Server("bare tonic + mimalloc", 50075, pinned(0, [str(tools / "bare_greeter"), "--listen", "127.0.0.1:50075"]), log, env=mimalloc_env())
+        servers["bare_ct"] = Server("bare tonic, current-thread", 50080, pinned(0, [str(tools / "bare_greeter"), "--listen", "127.0.0.1:50080", "--current-thread"]), log)
         servers["py_greeter"] = Server("Python grpcio", 50073, pinned(0, [args.python, str(ROOT / "bench/python/greeter_server.py"), "--port", "50073", "--stubs", str(stubs)]), log)
         servers["py_fraud"] = Server("Python grpcio + onnxruntime", 50074, pinned(0, [args.python, str(ROOT / "bench/python/fraud_server.py"), "--port", "50074", "--stubs", str(stubs), "--model-dir", str(ROOT / "models/fraud")]), log)
 
@@ -318,9 +319,9 @@ def main():
     if not args.skip_callgrind:
         callgrind = {}
         for key, command, port, env in [
-            ("bare", [str(tools / "examples" / "bare_greeter"), "--listen", "127.0.0.1:50077"], 50077, None),
-            ("bare_mi", [str(tools / "examples" / "bare_greeter"), "--listen", "127.0.0.1:50076"], 50076, mimalloc_env()),
-            ("bare_ct", [str(tools / "examples" / "bare_greeter"), "--listen", "127.0.0.1:50081", "--current-thread"], 50081, None),
+            ("bare", [str(tools / "bare_greeter"), "--listen", "127.0.0.1:50077"], 50077, None),
+            ("bare_mi", [str(tools / "bare_greeter"), "--listen", "127.0.0.1:50076"], 50076, mimalloc_env()),
+            ("bare_ct", [str(tools / "bare_greeter"), "--listen", "127.0.0.1:50081", "--current-thread"], 50081, None),
             ("ours", [str(binary), "--listen", "127.0.0.1:50078", "--data-dir", str(work / "callgrind-data")], 50078, None),
         ]:
             for in_flight in ("1", c):
@@ -334,7 +335,7 @@ def main():
     lines = []
     cpu_model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
     lines.append(f"Measured {datetime.date.today().isoformat()}: {os.cpu_count()} CPUs ({cpu_model}), Linux {platform.release()}, "
-                 f"release profile; servers pinned to CPU 0, the load tool to CPU 1; {args.rounds} rounds of {args.duration} "
+                 f"{args.profile} profile; servers pinned to CPU 0, the load tool to CPU 1; {args.rounds} rounds of {args.duration} "
                  f"per run after {args.warmup} of warm-up, medians over rounds. Timed runs in which the host stole "
                  f"more than {args.max_steal:g}% of a CPU (/proc/stat steal) were run again, at most {args.steal_repeats} "
                  f"more times: {REPEATS['repeated']} runs were repeated, and {REPEATS['kept']} kept with more than that "
@@ -380,7 +381,7 @@ def main():
                  f"PredictFraud requests per second, grpc-showcase / Python grpcio + onnxruntime, 20,000 calls a run: "
                  f"{spread(target_pairs['fraud'][1])}, {stolen(target_pairs['fraud'][2])}.")
     lines.append("")
-    lines.append(f"Startup (examples/startup.rs, 5 starts): the release binary answers health SERVING with "
+    lines.append(f"Startup (bench/startup.rs, 5 starts): the {args.profile} binary answers health SERVING with "
                  f"{models} models ready after {startup_median:.0f} ms (median), {startup_max:.0f} ms at most.")
     if callgrind:
         lines.append("")

@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# The whole benchmark report in one command: builds the release server, the load tool and
-# the bare tonic reference; installs the Python grpcio references from PyPI into a virtual
+# The whole benchmark report in one command: builds the server, the load tool and the bare
+# tonic reference with the fully optimized profile (`dist`: fat LTO, one codegen unit; see
+# Cargo.toml), or the one PROFILE names; installs the Python grpcio references from PyPI into a virtual
 # environment; makes sure valgrind is there; then bench/run.py starts everything, runs the
 # load alternately and writes the table (stdout and $CARGO_TARGET_DIR/bench/report.md).
 #
 #   bench/run.sh                                  # 5 rounds of 10 s per run, 20 to 30 min
 #   bench/run.sh --rounds 1 --duration 3s --skip-callgrind    # a quick look
+#   PROFILE=release bench/run.sh                  # what `cargo run --release` builds
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}"
-cargo build --release --locked --quiet --bin grpc-showcase \
-  --example load --example bare_greeter --example startup
+profile="${PROFILE:-dist}"
+cargo build --profile "$profile" --locked --quiet \
+  --bin grpc-showcase --bin load --bin bare_greeter --bin startup
 
 venv="$CARGO_TARGET_DIR/bench-venv"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
@@ -26,4 +29,5 @@ if ! command -v valgrind >/dev/null || ! command -v taskset >/dev/null \
   $sudo apt-get install -y -qq valgrind util-linux libmimalloc2.0 >/dev/null
 fi
 
-exec "$venv/bin/python" bench/run.py --target-dir "$CARGO_TARGET_DIR" --python "$venv/bin/python" "$@"
+exec "$venv/bin/python" bench/run.py --target-dir "$CARGO_TARGET_DIR" --profile "$profile" \
+  --python "$venv/bin/python" "$@"

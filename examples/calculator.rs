@@ -3,14 +3,17 @@
 //! Start the server (`cargo run --release`), then in another terminal:
 //!
 //! ```text
-//! cargo run --example calculator
-//! cargo run --example calculator -- --factor 600851475143 --numbers 3,1,4,1,5,9,2,6
+//! cargo run --bin calculator
+//! cargo run --bin calculator -- --factor 600851475143 --numbers 3,1,4,1,5,9,2,6
 //! ```
 
+/// The code that build.rs generates from `proto/calculator.proto`: its messages and client.
+pub mod calculator {
+    tonic::include_proto!("calculator");
+}
+
+use calculator::{Number, Operands, PrimeFactorsRequest, calculator_client::CalculatorClient};
 use clap::Parser;
-use grpc_showcase::proto::calculator::{
-    Number, Operands, PrimeFactorsRequest, calculator_client::CalculatorClient,
-};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;

@@ -1,18 +1,23 @@
 //! A client of `feedback.FeedbackService`, in four modes:
 //!
 //! ```text
-//! cargo run --example feedback -- send --consumer alice     # interactive: type lines, see replies
-//! cargo run --example feedback -- send --count 20            # scripted: send 20 feedbacks
-//! cargo run --example feedback -- watch                      # print feedback live (another terminal)
-//! cargo run --example feedback -- list                       # read stored feedback back, page by page
+//! cargo run --bin feedback -- send --consumer alice     # interactive: type lines, see replies
+//! cargo run --bin feedback -- send --count 20            # scripted: send 20 feedbacks
+//! cargo run --bin feedback -- watch                      # print feedback live (another terminal)
+//! cargo run --bin feedback -- list                       # read stored feedback back, page by page
 //! ```
 //!
 //! Start the server first (`cargo run --release`).
 
+/// The code that build.rs generates from `proto/feedback.proto`: its messages and client.
+pub mod feedback {
+    tonic::include_proto!("feedback");
+}
+
 use std::io::BufRead;
 
 use clap::{Parser, Subcommand};
-use grpc_showcase::proto::feedback::{
+use feedback::{
     FeedbackRequest, ListFeedbackRequest, WatchFeedbackRequest,
     feedback_service_client::FeedbackServiceClient, watch_feedback_event::Event,
 };

@@ -4,11 +4,16 @@
 //! Start the server (`cargo run --release`), then in another terminal:
 //!
 //! ```text
-//! cargo run --example fraud_detection
+//! cargo run --bin fraud_detection
 //! ```
 
+/// The code that build.rs generates from `proto/fraud_detection.proto`: its messages and client.
+pub mod fraud_detection {
+    tonic::include_proto!("fraud_detection");
+}
+
 use clap::Parser;
-use grpc_showcase::proto::fraud_detection::{
+use fraud_detection::{
     PredictionRequest, fraud_detection_service_client::FraudDetectionServiceClient,
 };
 

@@ -3,15 +3,20 @@
 //! Start the server (`cargo run --release`), then in another terminal:
 //!
 //! ```text
-//! cargo run --example greeter
-//! cargo run --example greeter -- --name Ada --addr http://127.0.0.1:50051
-//! cargo run --example greeter -- --compression zstd    # compress messages both ways
+//! cargo run --bin greeter
+//! cargo run --bin greeter -- --name Ada --addr http://127.0.0.1:50051
+//! cargo run --bin greeter -- --compression zstd    # compress messages both ways
 //! ```
+
+/// The code that build.rs generates from `proto/helloworld.proto`: its messages and client.
+pub mod helloworld {
+    tonic::include_proto!("helloworld");
+}
 
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use grpc_showcase::proto::helloworld::{HelloRequest, greeter_client::GreeterClient};
+use helloworld::{HelloRequest, greeter_client::GreeterClient};
 use tokio_stream::StreamExt;
 use tonic::{Code, Request, codec::CompressionEncoding};
 

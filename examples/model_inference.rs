@@ -4,12 +4,17 @@
 //! Start the server (`cargo run --release`), then in another terminal:
 //!
 //! ```text
-//! cargo run --example model_inference
-//! cargo run --example model_inference -- --model digits
+//! cargo run --bin model_inference
+//! cargo run --bin model_inference -- --model digits
 //! ```
 
+/// The code that build.rs generates from `proto/model.proto`: its messages and client.
+pub mod model {
+    tonic::include_proto!("model");
+}
+
 use clap::Parser;
-use grpc_showcase::proto::model::{
+use model::{
     ListModelsRequest, ModelMetadataRequest, PredictRequest,
     model_inference_client::ModelInferenceClient, predict_stream_response::Result as StreamResult,
 };

@@ -2,10 +2,10 @@
 //! filter on the server and writes the processed video.
 //!
 //! ```text
-//! cargo run --release --example video -- tests/fixtures/rocket.mp4 --filter edges -o edges.mp4
-//! cargo run --release --example video -- clip.mp4 --filter gaussian_blur --param sigma=4 -o blur.mp4
-//! cargo run --release --example video -- photos/ --filter motion -o motion/   # a folder of images
-//! cargo run --release --example video -- --list-filters
+//! cargo run --release --bin video -- tests/fixtures/rocket.mp4 --filter edges -o edges.mp4
+//! cargo run --release --bin video -- clip.mp4 --filter gaussian_blur --param sigma=4 -o blur.mp4
+//! cargo run --release --bin video -- photos/ --filter motion -o motion/   # a folder of images
+//! cargo run --release --bin video -- --list-filters
 //! ```
 //!
 //! What it shows:
@@ -16,7 +16,10 @@
 //!   decoder, the network, the server and the encoder all work at once, and the
 //!   channel's bound is the back-pressure;
 //! - message size limits set on purpose, on both sides: a raw 1080p RGB frame is
-//!   6.2 MB, over gRPC's usual 4 MiB default.
+//!   6.2 MB, over gRPC's usual 4 MiB default;
+//! - letting the server do the work: the config asks for the encoding the output needs
+//!   (raw RGB for the .mp4 encoder, PNG for a folder), so the client never decodes a
+//!   picture.
 //!
 //! Input: an .mp4 (or .mov, .m4v) with an H.264 track, decoded by OpenH264 (the openh264
 //! crate builds it from source: no system package needed); a folder of .jpg/.jpeg/.png
@@ -27,6 +30,11 @@
 
 mod h264;
 
+/// The code that build.rs generates from `proto/video.proto`: its messages and client.
+pub mod video {
+    tonic::include_proto!("video");
+}
+
 use std::{
     collections::HashMap,
     path::{Path, PathBuf},
@@ -36,18 +44,20 @@ use std::{
 };
 
 use clap::{Parser, ValueEnum};
-use grpc_showcase::proto::video::{
-    Encoding, Frame, ListFiltersRequest, ProcessFramesRequest, StreamConfig,
-    process_frames_request::Message, video_processing_client::VideoProcessingClient,
-};
 use h264::{Error, Mp4Decoder, Mp4Encoder};
-use image::{DynamicImage, GrayImage, RgbImage};
 use indicatif::{ProgressBar, ProgressStyle};
 use prost::Message as _;
 use tokio_stream::{StreamExt, wrappers::ReceiverStream};
+use video::{
+    Encoding, Frame, ListFiltersRequest, ProcessFramesRequest, StreamConfig,
+    process_frames_request::Message, video_processing_client::VideoProcessingClient,
+};
 
 /// Streams a video's frames through a filter on the server and writes the result.
 #[derive(Parser)]
+// clap prints these doc comments verbatim as --help: `<input name>` there is a
+// placeholder, not an HTML tag.
+#[allow(rustdoc::invalid_html_tags)]
 struct Args {
     /// The video (.mp4 with H.264; other formats need ffmpeg) or a folder of images.
     #[arg(required_unless_present = "list_filters")]
@@ -200,25 +210,11 @@ impl Source {
                 let Some(picture) = decoder.next_picture()? else {
                     return Ok(None);
                 };
+                let (width, height) = (picture.width, picture.height);
                 let (encoding, data) = match wire {
                     Wire::Rgb8 => (Encoding::Rgb8, picture.rgb),
-                    Wire::Jpeg | Wire::Png => {
-                        let rgb = RgbImage::from_raw(picture.width, picture.height, picture.rgb)
-                            .ok_or("a decoded picture of the wrong size")?;
-                        let mut out = Vec::new();
-                        if let Wire::Jpeg = wire {
-                            let encoder =
-                                image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90);
-                            rgb.write_with_encoder(encoder)?;
-                            (Encoding::Jpeg, out)
-                        } else {
-                            rgb.write_to(
-                                &mut std::io::Cursor::new(&mut out),
-                                image::ImageFormat::Png,
-                            )?;
-                            (Encoding::Png, out)
-                        }
-                    }
+                    Wire::Jpeg => (Encoding::Jpeg, jpeg(&picture.rgb, width, height)?),
+                    Wire::Png => (Encoding::Png, png(&picture.rgb, width, height)?),
                 };
                 let frame = Frame {
                     presentation_timestamp_us: picture.timestamp_us,
@@ -250,6 +246,31 @@ impl Source {
             }
         }
     }
+}
+
+/// An RGB8 picture as a JPEG file, quality 90.
+fn jpeg(rgb: &[u8], width: u32, height: u32) -> Result<Vec<u8>, Error> {
+    let mut out = Vec::new();
+    let too_large = |_| "JPEG takes at most 65,535 x 65,535 pixels";
+    jpeg_encoder::Encoder::new(&mut out, 90).encode(
+        rgb,
+        u16::try_from(width).map_err(too_large)?,
+        u16::try_from(height).map_err(too_large)?,
+        jpeg_encoder::ColorType::Rgb,
+    )?;
+    Ok(out)
+}
+
+/// An RGB8 picture as a PNG file.
+fn png(rgb: &[u8], width: u32, height: u32) -> Result<Vec<u8>, Error> {
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, width, height);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header()?;
+    writer.write_image_data(rgb)?;
+    writer.finish()?;
+    Ok(out)
 }
 
 fn image_encoding(path: &Path) -> Option<Encoding> {
@@ -289,15 +310,29 @@ impl Sink {
         }
     }
 
+    /// The encoding to ask the server for: what this sink writes as it comes, so that
+    /// the client never decodes a picture. An .mp4 needs raw RGB for its encoder; a
+    /// folder gets PNG files.
+    fn encoding(&self) -> Encoding {
+        match self {
+            Sink::Video(_) => Encoding::Rgb8,
+            Sink::Folder { .. } => Encoding::Png,
+        }
+    }
+
     fn write(&mut self, frame: Frame, duration_us: u64) -> Result<(), Error> {
-        let picture = decode_reply(frame)?;
+        if frame.encoding() != self.encoding() {
+            return Err(format!("a reply in {:?}, not as asked", frame.encoding()).into());
+        }
         match self {
             Sink::Video(encoder) => {
-                let rgb = picture.to_rgb8();
-                encoder.write(rgb.width(), rgb.height(), rgb.as_raw(), duration_us)
+                if frame.data.len() as u64 != u64::from(frame.width) * u64::from(frame.height) * 3 {
+                    return Err("an RGB8 reply of the wrong length".into());
+                }
+                encoder.write(frame.width, frame.height, &frame.data, duration_us)
             }
             Sink::Folder { dir, written } => {
-                picture.save(dir.join(format!("frame-{written:05}.png")))?;
+                std::fs::write(dir.join(format!("frame-{written:05}.png")), &frame.data)?;
                 *written += 1;
                 Ok(())
             }
@@ -310,22 +345,6 @@ impl Sink {
         }
         Ok(())
     }
-}
-
-/// The picture in a processed frame.
-fn decode_reply(frame: Frame) -> Result<DynamicImage, Error> {
-    let encoding = frame.encoding();
-    let data = frame.data;
-    Ok(match encoding {
-        Encoding::Gray8 => DynamicImage::ImageLuma8(
-            GrayImage::from_raw(frame.width, frame.height, data).ok_or("a short GRAY8 frame")?,
-        ),
-        Encoding::Rgb8 => DynamicImage::ImageRgb8(
-            RgbImage::from_raw(frame.width, frame.height, data).ok_or("a short RGB8 frame")?,
-        ),
-        Encoding::Jpeg | Encoding::Png => image::load_from_memory(&data)?,
-        Encoding::Unspecified => return Err("a reply without an encoding".into()),
-    })
 }
 
 /// A gRPC status as "code: message" (its Debug form also dumps the raw details).
@@ -394,11 +413,12 @@ async fn run(args: Args) -> Result<(), Error> {
     // The request stream: the config, then frames from a decoding thread. The channel
     // holds at most 4 frames: when the server stops reading, decoding stops too.
     let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let mut sink = Sink::create(&output)?;
     let config = ProcessFramesRequest {
         message: Some(Message::Config(StreamConfig {
             filter: args.filter.clone(),
             params: args.params.iter().cloned().collect(),
-            output_encoding: Encoding::Unspecified.into(),
+            output_encoding: sink.encoding().into(),
             jpeg_quality: 0,
         })),
     };
@@ -441,7 +461,6 @@ async fn run(args: Args) -> Result<(), Error> {
         .await
         .map_err(status_error)?
         .into_inner();
-    let mut sink = Sink::create(&output)?;
     let (mut frames, mut received_bytes, mut size) = (0u64, 0u64, (0, 0));
     let mut shown_us = 0;
     let mut failure = None;

@@ -2,6 +2,9 @@
 
 #![allow(dead_code)] // Each test binary uses its own part of this module.
 
+pub mod process;
+pub mod running;
+
 use std::{
     net::{Shutdown, SocketAddr},
     sync::{Arc, Mutex},
@@ -95,6 +98,11 @@ impl TestServer {
             task,
             _data: data,
         }
+    }
+
+    /// `http://` and the server's address, as the lessons' `--addr` takes it.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
     }
 
     /// A new connection to the server.

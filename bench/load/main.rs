@@ -3,18 +3,18 @@
 //! Every reply's status is checked: an error is never counted as a success.
 //!
 //! ```text
-//! cargo run --release --example load -- --rpc fraud --concurrency 16 --duration 10s
-//! cargo run --release --example load -- --rpc predict --model digits --rows 64
+//! cargo run --release --bin load -- --rpc fraud --concurrency 16 --duration 10s
+//! cargo run --release --bin load -- --rpc predict --model digits --rows 64
 //! ```
 //!
-//! Requests are the model's reference inputs (models/<id>/reference.json), cycled.
+//! Requests are the model's reference inputs (`models/<id>/reference.json`), cycled.
 //!
 //! `--rpc feedback` opens one SendFeedback stream per `--concurrency`, keeps up to
 //! `--window` feedbacks in flight on each, and measures the time from sending a
 //! feedback to its acknowledgement (which the server sends once it is on disk):
 //!
 //! ```text
-//! cargo run --release --example load -- --rpc feedback --concurrency 16 --window 32
+//! cargo run --release --bin load -- --rpc feedback --concurrency 16 --window 32
 //! ```
 //!
 //! `--server-pid PID` adds the server's CPU time per request, read from /proc (the same
@@ -28,7 +28,7 @@
 //! with `--auth-tokens`:
 //!
 //! ```text
-//! cargo run --release --example load -- --rpc gateway --concurrency 16 --token "$TOKEN"
+//! cargo run --release --bin load -- --rpc gateway --concurrency 16 --token "$TOKEN"
 //! ```
 //!
 //! `--rpc hello-stream` does the same with SayHelloBidiStream (a name in, a greeting
@@ -39,8 +39,30 @@
 //! flight; the rate is processed frames per second, end to end:
 //!
 //! ```text
-//! cargo run --release --example load -- --rpc video --filter edges --width 1280 --height 720 --concurrency 1 --window 4
+//! cargo run --release --bin load -- --rpc video --filter edges --width 1280 --height 720 --concurrency 1 --window 4
 //! ```
+
+/// The code that build.rs generates from the server's `proto/` files.
+mod proto {
+    pub mod calculator {
+        tonic::include_proto!("calculator");
+    }
+    pub mod feedback {
+        tonic::include_proto!("feedback");
+    }
+    pub mod fraud_detection {
+        tonic::include_proto!("fraud_detection");
+    }
+    pub mod helloworld {
+        tonic::include_proto!("helloworld");
+    }
+    pub mod model {
+        tonic::include_proto!("model");
+    }
+    pub mod video {
+        tonic::include_proto!("video");
+    }
+}
 
 use std::{
     collections::BTreeMap,
@@ -53,7 +75,8 @@ use std::{
 };
 
 use clap::{Parser, ValueEnum};
-use grpc_showcase::proto::{
+use hdrhistogram::Histogram;
+use proto::{
     calculator::{Operands, calculator_client::CalculatorClient},
     feedback::{FeedbackRequest, FeedbackResponse, feedback_service_client::FeedbackServiceClient},
     fraud_detection::{
@@ -66,7 +89,6 @@ use grpc_showcase::proto::{
         process_frames_request::Message, video_processing_client::VideoProcessingClient,
     },
 };
-use hdrhistogram::Histogram;
 use tonic::transport::Channel;
 
 /// Drives one RPC and reports throughput and latency.

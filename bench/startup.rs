@@ -6,11 +6,16 @@
 //!
 //! ```text
 //! cargo build --release
-//! cargo run --release --example startup -- --runs 5 -- target/release/grpc-showcase --listen 127.0.0.1:50070
+//! cargo run --release --bin startup -- --runs 5 -- target/release/grpc-showcase --listen 127.0.0.1:50070
 //! ```
 //!
 //! `--addr` is where to poll (default `http://127.0.0.1:50070`); the command must
 //! listen there. Prints one line per run, then the median and the slowest run.
+
+/// The code that build.rs generates from `proto/model.proto`: its messages and client.
+pub mod model {
+    tonic::include_proto!("model");
+}
 
 use std::{
     process::Stdio,
@@ -18,9 +23,7 @@ use std::{
 };
 
 use clap::Parser;
-use grpc_showcase::proto::model::{
-    ListModelsRequest, model_inference_client::ModelInferenceClient,
-};
+use model::{ListModelsRequest, model_inference_client::ModelInferenceClient};
 use tonic::transport::Endpoint;
 use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,

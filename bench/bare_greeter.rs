@@ -12,14 +12,19 @@
 //! tell the showcase's layers apart from its choice of scheduler.
 //!
 //! ```text
-//! cargo run --release --example bare_greeter -- --listen 127.0.0.1:50052
-//! cargo run --release --example load -- --addr http://127.0.0.1:50052 --rpc hello
+//! cargo run --release --bin bare_greeter -- --listen 127.0.0.1:50052
+//! cargo run --release --bin load -- --addr http://127.0.0.1:50052 --rpc hello
 //! ```
+
+/// The code that build.rs generates from `proto/helloworld.proto`: its messages and server.
+pub mod helloworld {
+    tonic::include_proto!("helloworld");
+}
 
 use std::net::SocketAddr;
 
 use clap::Parser;
-use grpc_showcase::proto::helloworld::{
+use helloworld::{
     HelloReply, HelloRequest,
     greeter_server::{Greeter, GreeterServer},
 };

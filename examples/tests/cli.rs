@@ -1,0 +1,55 @@
+//! Every lesson's command line, without a server: how to point it at one, and what a
+//! learner sees when none is running. (The lessons against a real server are in the
+//! server's tests/lessons.rs; running these tests also makes Cargo build the lessons'
+//! binaries for it.)
+
+use std::process::Command;
+
+const LESSONS: [(&str, &str); 6] = [
+    ("greeter", env!("CARGO_BIN_EXE_greeter")),
+    ("calculator", env!("CARGO_BIN_EXE_calculator")),
+    ("model_inference", env!("CARGO_BIN_EXE_model_inference")),
+    ("fraud_detection", env!("CARGO_BIN_EXE_fraud_detection")),
+    ("feedback", env!("CARGO_BIN_EXE_feedback")),
+    ("video", env!("CARGO_BIN_EXE_video")),
+];
+
+#[test]
+fn every_lesson_says_how_to_reach_the_server() {
+    for (name, path) in LESSONS {
+        let output = Command::new(path).arg("--help").output().unwrap();
+        assert!(output.status.success(), "{name} --help failed");
+        let help = String::from_utf8(output.stdout).unwrap();
+        for expected in ["--addr", "GRPC_SHOWCASE_ADDR", "http://127.0.0.1:50051"] {
+            assert!(
+                help.contains(expected),
+                "{name} --help lacks {expected}:\n{help}"
+            );
+        }
+    }
+}
+
+#[test]
+fn without_a_server_every_lesson_fails_with_an_error_not_a_panic() {
+    // A port nothing listens on: bound, then released.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("http://127.0.0.1:{port}");
+    for (name, path) in LESSONS {
+        let mut command = Command::new(path);
+        command.args(["--addr", &addr]);
+        match name {
+            "video" => _ = command.arg("--list-filters"),
+            "feedback" => _ = command.arg("list"),
+            _ => {}
+        }
+        let output = command.output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{name}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+        assert!(stderr.to_lowercase().contains("error"), "{name}: {stderr}");
+    }
+}
