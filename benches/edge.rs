@@ -7,7 +7,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use grpc_showcase::{auth::Tokens, gateway::json};
+use grpc_showcase::{domain::auth::Tokens, server::gateway::json};
 
 fn tokens(n: usize) -> Tokens {
     let entries: Vec<String> = (0..n)

@@ -6,8 +6,8 @@ use std::{hint::black_box, path::Path};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use grpc_showcase::{
-    fraud::{self, Transaction},
-    models::ModelRegistry,
+    domain::fraud::{self, Transaction},
+    domain::models::ModelRegistry,
 };
 
 fn inference(c: &mut Criterion) {

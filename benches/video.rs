@@ -7,7 +7,7 @@
 use std::{collections::BTreeMap, hint::black_box, time::Duration};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use grpc_showcase::video::{self, Encoding, Frame, Limits, Processor};
+use grpc_showcase::domain::video::{self, Encoding, Frame, Limits, Processor};
 use image::imageops::FilterType;
 
 const PHOTO: &[u8] = include_bytes!("../tests/fixtures/rocket.jpg");

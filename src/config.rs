@@ -5,9 +5,9 @@ use std::{net::SocketAddr, num::NonZeroUsize, path::PathBuf, sync::Arc, time::Du
 use clap::{Parser, ValueEnum};
 
 use crate::{
-    auth::{Tokens, TokensError},
+    domain::auth::{Tokens, TokensError},
+    domain::video::Limits,
     server::{Settings, TlsFiles},
-    video::Limits,
 };
 
 /// One gRPC server hosting the classic demo services on one port: helloworld.Greeter,

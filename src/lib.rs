@@ -2,40 +2,48 @@
 //! one port, each doing real work, for people learning gRPC with grpcurl and small
 //! example clients.
 //!
-//! The map, from the outside in (arrows go one way: `main` → [`server`] → [`services`]
-//! → domain modules; a domain module never imports tonic):
+//! # The map
 //!
+//! The code is in layers, and the arrows between them go one way: `main` → [`server`]
+//! → [`services`] → [`domain`]. A domain module never imports tonic or the generated
+//! code; a service never imports the server (`tests/architecture.rs` checks both).
+//!
+//! | what the client calls | its gRPC adapter | the work behind it |
+//! |---|---|---|
+//! | `helloworld.Greeter` | [`services::greeter`] | [`domain::greeter`] |
+//! | `calculator.Calculator` | [`services::calculator`] | [`domain::calculator`] |
+//! | `model.ModelInference` | [`services::model`] | [`domain::models`] |
+//! | `fraud_detection.FraudDetectionService` | [`services::fraud_detection`] | [`domain::fraud`] on [`domain::models`] |
+//! | `feedback.FeedbackService` | [`services::feedback`] | [`domain::feedback`] |
+//! | `video.VideoProcessing` | [`services::video`] | [`domain::video`] |
+//! | `grpc.health.v1.Health` | [`services::health`] | [`domain::health`] |
+//! | `grpc.reflection.v1` and `v1alpha` | tonic-reflection, set up in [`server::routes`] | [`proto::FILE_DESCRIPTOR_SET`] |
+//! | `POST /api/FraudActivity` (REST) | [`server::gateway`] | a gRPC call to the fraud service |
+//! | `GET /metrics` | [`server::edge`] | [`server::layers::metrics`] |
+//!
+//! From the outside in:
 //! - `src/main.rs`: the binary; parses the command line ([`config`]), builds the Tokio
 //!   [`runtime`], starts logging, runs the [`server`].
-//! - [`server`]: binds the port, builds the router (every service, health, reflection
-//!   v1 and v1alpha), applies the deadline layer, shuts down gracefully.
+//! - [`server`]: [`server::settings`] (what the flags set, and their defaults);
+//!   [`server::listener`] (the accept loop, TLS, graceful shutdown); [`server::edge`]
+//!   (what a request meets first: `/metrics`, the REST [`server::gateway`], grpc-web,
+//!   CORS); [`server::layers`] (metrics, the limit on calls in progress, auth,
+//!   deadlines, message limits: the tower layers of every gRPC call);
+//!   [`server::routes`] (every service and reflection on one router).
 //! - [`services`]: one thin gRPC adapter per service: validate, call the domain, map
 //!   errors to a precise `Status`.
-//! - [`gateway`]: the REST/JSON gateway (`POST /api/FraudActivity`), a gRPC client of
-//!   the fraud service.
+//! - [`domain`]: the real work, testable without gRPC; besides the modules above,
+//!   [`domain::auth`] (bearer tokens and their permissions) and [`domain::streams`] (the
+//!   count of streams in progress).
 //! - [`proto`]: the code generated from `proto/` and the descriptor set for reflection.
-//! - Domain modules, testable without gRPC: [`greeter`] (greetings), [`calculator`]
-//!   (arithmetic with typed errors, streaming statistics, prime factors), [`models`]
-//!   (the ONNX model registry, run with tract), [`fraud`] (fraud features and scoring),
-//!   [`feedback`] (feedback validation, VADER sentiment, the SQLite store and its watchers),
-//!   [`auth`] (bearer tokens and their permissions), [`video`] (frames, size limits checked before decoding, image filters),
-//!   [`health`] (serving statuses and their watchers), [`streams`] (a count of streams
-//!   in progress).
+//!
+//! `ARCHITECTURE.md` follows one call through all of it.
 
 #![warn(missing_docs)]
 
-pub mod auth;
-pub mod calculator;
 pub mod config;
-pub mod feedback;
-pub mod fraud;
-pub mod gateway;
-pub mod greeter;
-pub mod health;
-pub mod models;
+pub mod domain;
 pub mod proto;
 pub mod runtime;
 pub mod server;
 pub mod services;
-pub mod streams;
-pub mod video;

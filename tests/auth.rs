@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use common::{TRANSACTION_JSON, TestServer, http1};
 use grpc_showcase::{
-    auth::Tokens,
+    domain::auth::Tokens,
     proto::{
         calculator::{Operands, calculator_client::CalculatorClient},
         helloworld::{HelloRequest, greeter_client::GreeterClient},

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use common::{TestServer, bad_request_field};
 use grpc_showcase::{
-    greeter::GREETINGS,
+    domain::greeter::GREETINGS,
     proto::helloworld::{HelloRequest, greeter_client::GreeterClient},
     server::Settings,
 };

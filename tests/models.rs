@@ -395,7 +395,7 @@ async fn a_broken_model_is_unavailable_and_spares_the_others() {
         server
             .health
             .status("fraud_detection.FraudDetectionService"),
-        Some(grpc_showcase::health::ServingStatus::NotServing)
+        Some(grpc_showcase::domain::health::ServingStatus::NotServing)
     );
 }
 

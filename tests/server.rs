@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::{TestServer, eventually};
 use grpc_showcase::{
-    health::ServingStatus,
+    domain::health::ServingStatus,
     proto::{
         calculator::{Number, calculator_client::CalculatorClient},
         helloworld::{HelloRequest, greeter_client::GreeterClient},

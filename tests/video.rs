@@ -15,13 +15,13 @@ use std::{
 
 use common::{TestServer, bad_request_field, eventually};
 use grpc_showcase::{
+    domain::video::Limits,
     proto::video::{
         Encoding, Frame, ListFiltersRequest, ProcessFramesRequest, ProcessFramesResponse,
         StreamConfig, process_frames_request::Message,
         video_processing_client::VideoProcessingClient,
     },
     server::Settings,
-    video::Limits,
 };
 use image::{DynamicImage, GrayImage, RgbImage};
 use tokio_stream::StreamExt;

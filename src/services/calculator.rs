@@ -4,12 +4,12 @@ use tonic::{Code, Request, Response, Status, Streaming};
 
 use super::ResponseStream;
 use crate::{
-    calculator::{self, BinaryOp, CalcError, RunningMax, Summary},
+    domain::calculator::{self, BinaryOp, CalcError, RunningMax, Summary},
+    domain::streams::ActiveStreams,
     proto::calculator::{
         AverageResponse, Number, Operands, PrimeFactor, PrimeFactorsRequest,
         calculator_server::Calculator,
     },
-    streams::ActiveStreams,
 };
 
 /// The Calculator service.

@@ -6,16 +6,16 @@ use tonic::{Code, Request, Response, Status, Streaming};
 
 use super::ResponseStream;
 use crate::{
-    feedback::{
+    domain::feedback::{
         self, FeedbackStore, ListQuery, Sentiment, StoreError, WatchEvent,
         store::{NewFeedback, Receipt, StoredFeedback},
     },
+    domain::streams::ActiveStreams,
     proto::feedback::{
         Feedback, FeedbackError, FeedbackRequest, FeedbackResponse, Lagged, ListFeedbackRequest,
         ListFeedbackResponse, WatchFeedbackEvent, WatchFeedbackRequest, feedback_service_server,
         watch_feedback_event::Event,
     },
-    streams::ActiveStreams,
 };
 
 /// How many feedbacks of one SendFeedback stream may wait for their commit at once.

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
 use crate::{
-    fraud::{self, FraudError, Transaction},
-    models::{Batcher, ModelError, ModelRegistry},
+    domain::fraud::{self, FraudError, Transaction},
+    domain::models::{Batcher, ModelError, ModelRegistry},
     proto::fraud_detection::{
         PredictionRequest, PredictionResponse,
         fraud_detection_service_server::FraudDetectionService,

@@ -8,9 +8,9 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::ResponseStream;
 use crate::{
-    greeter::{self, NameError},
+    domain::greeter::{self, NameError},
+    domain::streams::ActiveStreams,
     proto::helloworld::{HelloReply, HelloRequest, greeter_server::Greeter},
-    streams::ActiveStreams,
 };
 
 /// The Greeter service.

@@ -1,7 +1,7 @@
 //! `grpc.health.v1.Health`: Check and Watch over the [`HealthRegistry`].
 //!
 //! The messages and the service trait are tonic-health's generated ones; only the
-//! behaviour is ours (see [`crate::health`] for why).
+//! behaviour is ours (see [`crate::domain::health`] for why).
 
 use tonic::{Request, Response, Status};
 use tonic_health::pb::{
@@ -10,8 +10,8 @@ use tonic_health::pb::{
 
 use super::ResponseStream;
 use crate::{
-    health::{HealthRegistry, ServingStatus},
-    streams::ActiveStreams,
+    domain::health::{HealthRegistry, ServingStatus},
+    domain::streams::ActiveStreams,
 };
 
 /// The health service.

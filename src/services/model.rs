@@ -7,16 +7,16 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::ResponseStream;
 use crate::{
-    models::{
+    domain::models::{
         LoadedModel, ModelCard, ModelEntry, ModelError, ModelRegistry, Prediction, TensorSpec,
     },
+    domain::streams::ActiveStreams,
     proto::model::{
         Feature, ListModelsRequest, ListModelsResponse, ModelMetadataRequest,
         ModelMetadataResponse, ModelSummary, PredictError, PredictRequest, PredictResponse,
         PredictStreamResponse, TensorMetadata, model_inference_server::ModelInference,
         predict_stream_response,
     },
-    streams::ActiveStreams,
 };
 
 /// Inputs up to this many values run on the async worker that received them (a few

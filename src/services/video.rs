@@ -1,4 +1,4 @@
-//! `video.VideoProcessing`: ListFilters and ProcessFrames over the [`crate::video`]
+//! `video.VideoProcessing`: ListFilters and ProcessFrames over the [`crate::domain::video`]
 //! filters.
 //!
 //! ProcessFrames reads the stream's config, then maps each frame message to a job on
@@ -20,13 +20,13 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::ResponseStream;
 use crate::{
+    domain::streams::ActiveStreams,
+    domain::video::{self, Encoding, Filter, FrameError, Limits, Processor},
     proto::video::{
         self as pb, FilterInfo, FilterParam, ListFiltersRequest, ListFiltersResponse,
         ProcessFramesRequest, ProcessFramesResponse, StreamConfig, process_frames_request::Message,
         video_processing_server,
     },
-    streams::ActiveStreams,
-    video::{self, Encoding, Filter, FrameError, Limits, Processor},
 };
 
 /// JPEG quality when the config gives none (0).

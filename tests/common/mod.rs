@@ -15,9 +15,9 @@ use grpc_showcase::proto::feedback::{
     ListFeedbackRequest, feedback_service_client::FeedbackServiceClient,
 };
 use grpc_showcase::{
-    health::HealthRegistry,
+    domain::health::HealthRegistry,
+    domain::streams::ActiveStreams,
     server::{Server, Settings},
-    streams::ActiveStreams,
 };
 use hyper_util::{
     client::legacy::{Client, connect::HttpConnector},

@@ -28,17 +28,16 @@ use std::{
     future::Future,
     pin::Pin,
     sync::Arc,
-    task::{Context, Poll, ready},
+    task::{Context, Poll},
     time::Duration,
 };
 
-use bytes::Bytes;
 use http::{HeaderMap, Request, Response};
-use http_body::{Body as HttpBody, Frame, SizeHint};
-use pin_project_lite::pin_project;
 use tokio::time::Sleep;
 use tonic::{Status, body::Body};
 use tower::{Layer, Service};
+
+use super::guard::{CallFuture, CallGuard};
 
 /// The header that carries a call's timeout.
 const GRPC_TIMEOUT: http::HeaderName = http::HeaderName::from_static("grpc-timeout");
@@ -140,7 +139,7 @@ where
 {
     type Response = Response<Body>;
     type Error = S::Error;
-    type Future = DeadlineFuture<S::Future>;
+    type Future = CallFuture<S::Future, Timer>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -162,132 +161,38 @@ where
                     by_default: false,
                 }),
                 None => {
-                    let status = Status::internal(format!(
+                    return CallFuture::refuse(Status::internal(format!(
                         "malformed grpc-timeout header {value:?}: expected 1 to 8 digits \
                          and a unit (H, M, S, m, u or n)"
-                    ));
-                    return DeadlineFuture {
-                        inner: None,
-                        refused: Some(status),
-                        deadline: None,
-                    };
+                    )));
                 }
             },
         };
-        DeadlineFuture {
-            // The timer starts before the handler is called: the deadline counts from
-            // the moment the call reached the server.
-            deadline: expiry.map(|e| (Box::pin(tokio::time::sleep(e.timeout)), e)),
-            inner: Some(self.inner.call(request)),
-            refused: None,
-        }
+        // The timer starts before the handler is called: the deadline counts from the
+        // moment the call reached the server.
+        let timer = expiry.map(|expiry| Timer {
+            sleep: Box::pin(tokio::time::sleep(expiry.timeout)),
+            expiry,
+        });
+        CallFuture::new(self.inner.call(request), timer)
     }
 }
 
-pin_project! {
-    /// The response future of [`Deadline`].
-    pub struct DeadlineFuture<F> {
-        #[pin]
-        inner: Option<F>,
-        // The status to answer without calling the service (malformed header).
-        refused: Option<Status>,
-        deadline: Option<(Pin<Box<Sleep>>, Expiry)>,
-    }
+/// A call's deadline: ends it with DEADLINE_EXCEEDED when its time is up, before the
+/// handler answers or while its response stream goes on.
+pub struct Timer {
+    sleep: Pin<Box<Sleep>>,
+    expiry: Expiry,
 }
 
-impl<F, E> Future for DeadlineFuture<F>
-where
-    F: Future<Output = Result<Response<Body>, E>>,
-{
-    type Output = Result<Response<Body>, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
-        let Some(inner) = this.inner.as_mut().as_pin_mut() else {
-            let status = this
-                .refused
-                .take()
-                .unwrap_or_else(|| Status::internal("deadline future polled after completion"));
-            return Poll::Ready(Ok(status.into_http()));
-        };
-        if let Poll::Ready(result) = inner.poll(cx) {
-            this.inner.set(None);
-            let deadline = this.deadline.take();
-            return Poll::Ready(result.map(|response| match deadline {
-                // A unary call on the default deadline has answered: see the module docs.
-                Some((_, expiry)) if expiry.by_default => response,
-                Some((sleep, expiry)) => response.map(|body| {
-                    Body::new(DeadlineBody {
-                        inner: body,
-                        sleep,
-                        expiry,
-                        done: false,
-                    })
-                }),
-                None => response,
-            }));
-        }
-        if let Some((sleep, expiry)) = this.deadline
-            && sleep.as_mut().poll(cx).is_ready()
-        {
-            let status = expiry.status();
-            // Dropping the handler's future stops its work.
-            this.inner.set(None);
-            return Poll::Ready(Ok(status.into_http()));
-        }
-        Poll::Pending
-    }
-}
-
-pin_project! {
-    /// A response body that ends with DEADLINE_EXCEEDED trailers when its deadline passes.
-    struct DeadlineBody {
-        #[pin]
-        inner: Body,
-        sleep: Pin<Box<Sleep>>,
-        expiry: Expiry,
-        done: bool,
-    }
-}
-
-impl HttpBody for DeadlineBody {
-    type Data = Bytes;
-    type Error = Status;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        let mut this = self.project();
-        if *this.done {
-            return Poll::Ready(None);
-        }
-        if this.sleep.as_mut().poll(cx).is_ready() {
-            *this.done = true;
-            // Dropping the handler's stream now stops its work without waiting for
-            // hyper to drop this body.
-            this.inner.set(Body::empty());
-            let mut trailers = HeaderMap::new();
-            if this.expiry.status().add_header(&mut trailers).is_err() {
-                return Poll::Ready(Some(Err(this.expiry.status())));
-            }
-            return Poll::Ready(Some(Ok(Frame::trailers(trailers))));
-        }
-        let frame = ready!(this.inner.poll_frame(cx));
-        match &frame {
-            None => *this.done = true,
-            Some(Ok(frame)) if frame.is_trailers() => *this.done = true,
-            _ => {}
-        }
-        Poll::Ready(frame)
+impl CallGuard for Timer {
+    fn poll_end(&mut self, cx: &mut Context<'_>) -> Poll<Status> {
+        self.sleep.as_mut().poll(cx).map(|()| self.expiry.status())
     }
 
-    fn is_end_stream(&self) -> bool {
-        self.done || self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+    fn on_response(self, _headers: &HeaderMap) -> Option<Self> {
+        // A unary call on the default deadline has answered: see the module docs.
+        (!self.expiry.by_default).then_some(self)
     }
 }
 

@@ -11,17 +11,18 @@
 //! gRPC (no `application/grpc` content type) pass untouched.
 
 use std::{
-    pin::Pin,
     sync::Arc,
-    task::{Context, Poll, ready},
+    task::{Context, Poll},
 };
 
 use bytes::Bytes;
 use http::Request;
-use http_body::{Body as HttpBody, Frame, SizeHint};
-use pin_project_lite::pin_project;
+use http_body::Body as HttpBody;
 use tonic::{Status, body::Body};
 use tower::{Layer, Service};
+
+use super::guard::{CallGuard, GuardedBody, Item};
+use super::methods::is_grpc;
 
 /// The length of a gRPC message prefix: compressed flag and 32-bit length.
 const PREFIX_LEN: usize = 5;
@@ -100,16 +101,11 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        let is_grpc = super::methods::is_grpc(request.headers());
+        let is_grpc = is_grpc(request.headers());
         let limit = self.limits.limit_for(request.uri().path());
         let request = request.map(|body| {
             if is_grpc {
-                Body::new(LimitedBody {
-                    inner: body,
-                    scanner: PrefixScanner::new(limit),
-                    pending: None,
-                    failed: false,
-                })
+                Body::new(GuardedBody::new(body, PrefixScanner::new(limit)))
             } else {
                 Body::new(body)
             }
@@ -118,7 +114,8 @@ where
     }
 }
 
-/// Follows the message boundaries of a gRPC body, one chunk at a time.
+/// Follows the message boundaries of a gRPC request body, one chunk at a time, and ends
+/// the body with RESOURCE_EXHAUSTED at a message over the limit.
 #[derive(Debug)]
 struct PrefixScanner {
     limit: Limit,
@@ -127,6 +124,9 @@ struct PrefixScanner {
     prefix_len: usize,
     /// How many bytes of the current message are still to come.
     payload_left: usize,
+    /// The error to end the body with once the messages before the oversized one are
+    /// delivered.
+    pending: Option<Status>,
 }
 
 impl PrefixScanner {
@@ -136,6 +136,7 @@ impl PrefixScanner {
             prefix: [0; PREFIX_LEN],
             prefix_len: 0,
             payload_left: 0,
+            pending: None,
         }
     }
 
@@ -181,77 +182,47 @@ struct Oversized {
     prefix_start: usize,
 }
 
-pin_project! {
-    /// A gRPC request body checked by a [`PrefixScanner`].
-    struct LimitedBody<B> {
-        #[pin]
-        inner: B,
-        scanner: PrefixScanner,
-        // The error to return once the messages before the oversized one are delivered.
-        pending: Option<Status>,
-        failed: bool,
+impl CallGuard for PrefixScanner {
+    fn poll_end(&mut self, _cx: &mut Context<'_>) -> Poll<Status> {
+        self.pending.take().map_or(Poll::Pending, Poll::Ready)
     }
-}
 
-impl<B> HttpBody for LimitedBody<B>
-where
-    B: HttpBody<Data = Bytes>,
-    B::Error: Into<tonic::codegen::StdError>,
-{
-    type Data = Bytes;
-    type Error = Status;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        let this = self.project();
-        if let Some(status) = this.pending.take() {
-            *this.failed = true;
-            return Poll::Ready(Some(Err(status)));
-        }
-        if *this.failed {
-            return Poll::Ready(None);
-        }
-        let frame = match ready!(this.inner.poll_frame(cx)) {
-            None => return Poll::Ready(None),
-            Some(Err(err)) => return Poll::Ready(Some(Err(Status::from_error(err.into())))),
-            Some(Ok(frame)) => frame,
+    fn on_item(&mut self, item: Item) -> Item {
+        let Some(Ok(frame)) = &item else {
+            return item;
         };
         let Some(data) = frame.data_ref() else {
-            return Poll::Ready(Some(Ok(frame)));
+            return item;
         };
-        let Err(oversized) = this.scanner.scan(data) else {
-            return Poll::Ready(Some(Ok(frame)));
+        let Err(oversized) = self.scan(data) else {
+            return item;
         };
         let status = Status::resource_exhausted(format!(
             "request message is {} bytes; this server accepts at most {} bytes per \
              message here ({})",
-            oversized.length, this.scanner.limit.bytes, this.scanner.limit.setting
+            oversized.length, self.limit.bytes, self.limit.setting
         ));
         if oversized.prefix_start == 0 {
-            *this.failed = true;
-            return Poll::Ready(Some(Err(status)));
+            return Some(Err(status));
         }
         // Deliver the whole messages before the oversized one: they were sent within
         // the limit and get answered; the error follows on the next poll.
         let before = data.slice(..oversized.prefix_start);
-        *this.pending = Some(status);
-        Poll::Ready(Some(Ok(Frame::data(before))))
+        self.pending = Some(status);
+        Some(Ok(http_body::Frame::data(before)))
     }
 
-    fn is_end_stream(&self) -> bool {
-        self.failed || self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+    /// The handler's decoder reports the status as the request stream's error.
+    fn end_item(status: &Status) -> Item {
+        Some(Err(status.clone()))
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::collections::VecDeque;
+    use std::{collections::VecDeque, pin::Pin};
+
+    use http_body::Frame;
 
     use super::*;
 
@@ -283,15 +254,13 @@ mod tests {
             .chunks(chunk_size)
             .map(Bytes::copy_from_slice)
             .collect();
-        let mut limited = Box::pin(LimitedBody {
-            inner: Chunks(chunks),
-            scanner: PrefixScanner::new(Limit {
+        let mut limited = Box::pin(GuardedBody::new(
+            Chunks(chunks),
+            PrefixScanner::new(Limit {
                 bytes: limit,
                 setting: "--test-limit",
             }),
-            pending: None,
-            failed: false,
-        });
+        ));
         let mut cx = Context::from_waker(std::task::Waker::noop());
         let mut delivered = Vec::new();
         loop {

@@ -171,7 +171,7 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::models::ModelRegistry;
+    use crate::domain::models::ModelRegistry;
 
     fn fraud_model() -> Arc<LoadedModel> {
         let registry =

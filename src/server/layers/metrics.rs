@@ -15,24 +15,21 @@
 
 use std::{
     collections::HashMap,
-    future::Future,
-    pin::Pin,
     sync::{Arc, OnceLock},
-    task::{Context, Poll, ready},
+    task::{Context, Poll},
     time::{Duration, Instant},
 };
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, Response, StatusCode, header::CONTENT_TYPE};
-use http_body::{Body as HttpBody, Frame, SizeHint};
 use metrics::{Counter, Gauge, Histogram, Key, Label, Metadata, Recorder, Unit};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
-use pin_project_lite::pin_project;
 use tonic::body::Body;
 use tower::{Layer, Service};
 
-use super::methods::RpcType;
-use crate::streams::ActiveStreams;
+use super::guard::{CallFuture, CallGuard, Item};
+use super::methods::{RpcType, is_grpc};
+use crate::domain::streams::ActiveStreams;
 
 /// The path the metrics are served on.
 pub const METRICS_PATH: &str = "/metrics";
@@ -302,7 +299,7 @@ impl MethodMetrics {
 
 /// One call being counted; counted as handled once, when its status is known or it is
 /// dropped.
-struct CallRecord {
+pub struct CallRecord {
     recorder: Arc<PrometheusRecorder>,
     method: Arc<MethodMetrics>,
     started: Instant,
@@ -385,101 +382,39 @@ pub struct MetricsService<S> {
 impl<S, B> Service<Request<B>> for MetricsService<S>
 where
     S: Service<Request<B>, Response = Response<Body>>,
-    S::Future: Send + 'static,
-    S::Error: 'static,
 {
     type Response = Response<Body>;
     type Error = S::Error;
-    type Future = MetricsFuture<S::Future>;
+    type Future = CallFuture<S::Future, CallRecord>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        let is_grpc = super::methods::is_grpc(request.headers());
-        let record = is_grpc.then(|| self.metrics.start(request.uri().path()));
-        MetricsFuture {
-            inner: self.inner.call(request),
-            record,
-        }
+        let record = is_grpc(request.headers()).then(|| self.metrics.start(request.uri().path()));
+        CallFuture::new(self.inner.call(request), record)
     }
 }
 
-pin_project! {
-    /// The response future of [`MetricsService`]: the inner service's response, its
-    /// body counting the call when it ends. (A named future rather than a boxed one: no
-    /// allocation per call.) Dropped before the response, the call counts as CANCELLED.
-    pub struct MetricsFuture<F> {
-        #[pin]
-        inner: F,
-        record: Option<CallRecord>,
+/// Counts the call when its status is known: from the headers of a trailers-only
+/// response (an error before any message), else from the trailers; an end without a
+/// status is UNKNOWN, a response dropped before its end CANCELLED (see [`Drop`]).
+impl CallGuard for CallRecord {
+    fn on_response(mut self, headers: &HeaderMap) -> Option<Self> {
+        (!self.finish_from(headers)).then_some(self)
     }
-}
 
-impl<F, E> Future for MetricsFuture<F>
-where
-    F: Future<Output = Result<Response<Body>, E>>,
-{
-    type Output = Result<Response<Body>, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let response = std::task::ready!(this.inner.poll(cx))?;
-        Poll::Ready(Ok(match this.record.take() {
-            Some(mut record) => {
-                // A trailers-only response (an error before any message) has its status
-                // in the headers.
-                record.finish_from(response.headers());
-                response.map(|body| {
-                    Body::new(CountedBody {
-                        inner: body,
-                        record,
-                    })
-                })
-            }
-            None => response,
-        }))
-    }
-}
-
-pin_project! {
-    /// A response body that finishes its call's record at the `grpc-status` trailer.
-    struct CountedBody {
-        #[pin]
-        inner: Body,
-        record: CallRecord,
-    }
-}
-
-impl HttpBody for CountedBody {
-    type Data = Bytes;
-    type Error = tonic::Status;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        let this = self.project();
-        let frame = ready!(this.inner.poll_frame(cx));
-        match &frame {
+    fn on_item(&mut self, item: Item) -> Item {
+        match &item {
             Some(Ok(frame)) => {
                 if let Some(trailers) = frame.trailers_ref() {
-                    this.record.finish_from(trailers);
+                    self.finish_from(trailers);
                 }
             }
-            Some(Err(_)) => this.record.finish(UNKNOWN),
-            // The end without a status trailer: not a valid gRPC response.
-            None => this.record.finish(UNKNOWN),
+            // An error, or the end without a status trailer: not a valid gRPC response.
+            Some(Err(_)) | None => self.finish(UNKNOWN),
         }
-        Poll::Ready(frame)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        item
     }
 }

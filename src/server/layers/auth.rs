@@ -1,7 +1,7 @@
-//! Bearer-token auth for gRPC calls: the layer over [`crate::auth::Tokens`].
+//! Bearer-token auth for gRPC calls: the layer over [`crate::domain::auth::Tokens`].
 //!
 //! Every call needs a token allowed its method, except calls to
-//! [`crate::auth::OPEN_SERVICES`] (health, reflection). No token, or one the server
+//! [`crate::domain::auth::OPEN_SERVICES`] (health, reflection). No token, or one the server
 //! does not know, gets UNAUTHENTICATED; a known token without the permission gets
 //! PERMISSION_DENIED (the gRPC status code guide's distinction). The token itself is
 //! never logged.
@@ -16,8 +16,8 @@ use tonic::{Status, body::Body};
 use tower::{Layer, Service};
 use tracing::debug;
 
-use super::BoxFuture;
-use crate::auth::{AuthError, OPEN_SERVICES, Tokens};
+use super::guard::{CallFuture, Unguarded};
+use crate::domain::auth::{AuthError, OPEN_SERVICES, Tokens};
 
 /// The status of a refused call.
 pub fn auth_status(err: &AuthError) -> Status {
@@ -61,11 +61,10 @@ pub struct Auth<S> {
 impl<S, B> Service<Request<B>> for Auth<S>
 where
     S: Service<Request<B>, Response = Response<Body>>,
-    S::Future: Send + 'static,
 {
     type Response = Response<Body>;
     type Error = S::Error;
-    type Future = BoxFuture<Response<Body>, S::Error>;
+    type Future = CallFuture<S::Future, Unguarded>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -77,15 +76,14 @@ where
             .split_once('/')
             .map_or(method, |(service, _)| service);
         if OPEN_SERVICES.contains(&service) {
-            return Box::pin(self.inner.call(request));
+            return CallFuture::new(self.inner.call(request), None);
         }
         let authorization = request.headers().get(AUTHORIZATION).map(|v| v.as_bytes());
         match self.tokens.authorize(authorization, method) {
-            Ok(_name) => Box::pin(self.inner.call(request)),
+            Ok(_name) => CallFuture::new(self.inner.call(request), None),
             Err(err) => {
                 debug!(%method, "call refused: {err}");
-                let status = auth_status(&err);
-                Box::pin(async move { Ok(status.into_http()) })
+                CallFuture::refuse(auth_status(&err))
             }
         }
     }

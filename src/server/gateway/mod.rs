@@ -46,7 +46,7 @@ use tower::util::BoxCloneSyncService;
 use tracing::{debug, warn};
 
 use crate::{
-    auth::{AuthError, Tokens},
+    domain::auth::{AuthError, Tokens},
     proto::fraud_detection::{
         PredictionRequest, fraud_detection_service_client::FraudDetectionServiceClient,
     },

@@ -16,7 +16,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::fraud::Transaction;
+use crate::domain::fraud::Transaction;
 
 /// The fields of a request body, in the proto's order.
 pub const FIELDS: [&str; 5] = [

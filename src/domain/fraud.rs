@@ -7,7 +7,7 @@
 
 use std::{f64::consts::PI, fmt};
 
-use crate::models::{LoadedModel, ModelError};
+use crate::domain::models::{LoadedModel, ModelError};
 
 /// Seconds in a day, for the hour of day.
 const SECONDS_PER_DAY: i64 = 86_400;
@@ -141,7 +141,7 @@ pub fn threshold(model: &LoadedModel) -> Result<f64, FraudError> {
 
 /// The verdict from the fraud model's output row for one transaction (column 1, the
 /// probability of fraud), at `threshold`. [`score`] is [`features`], the model, then
-/// this; the gRPC service runs the model through a [`crate::models::Batcher`] between.
+/// this; the gRPC service runs the model through a [`crate::domain::models::Batcher`] between.
 ///
 /// # Errors
 /// [`FraudError::Model`] for an output row without a column 1.
@@ -166,7 +166,7 @@ mod tests {
     use serde::Deserialize;
 
     use super::*;
-    use crate::models::ModelRegistry;
+    use crate::domain::models::ModelRegistry;
 
     #[derive(Deserialize)]
     struct Request {

@@ -1,0 +1,12 @@
+//! The real work behind every service, testable without gRPC: no module here imports
+//! tonic or the generated code (tests/architecture.rs checks it).
+
+pub mod auth;
+pub mod calculator;
+pub mod feedback;
+pub mod fraud;
+pub mod greeter;
+pub mod health;
+pub mod models;
+pub mod streams;
+pub mod video;

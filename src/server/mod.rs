@@ -1,0 +1,324 @@
+//! The server: builds the router of every hosted service, serves it on one port, and
+//! shuts down gracefully.
+//!
+//! Requests go through these layers, outermost first:
+//! 1. our accept loop (hyper-util, HTTP/1.1 and HTTP/2 on one port, TLS when
+//!    [`Settings::tls`] is set, HTTP/2 keepalive pings and
+//!    [`Settings::max_concurrent_streams`] per connection), which puts the
+//!    connection's addresses in each request so `Request::remote_addr` works;
+//! 2. CORS (tower-http), when [`Settings::cors_allowed_origins`] is not empty;
+//! 3. the edge: `GET /metrics` (Prometheus text, [`metrics`]), the REST gateway under
+//!    `/api/` ([`crate::server::gateway`]), and everything else on to
+//! 4. grpc-web's translation (tonic-web), which turns grpc-web requests (HTTP/1.1 or
+//!    HTTP/2) into gRPC and passes plain gRPC through;
+//! 5. [`metrics::MetricsLayer`], which counts every gRPC call by method and status;
+//! 6. [`limit::ConcurrencyLimitLayer`], the limit on calls in progress;
+//! 7. [`auth::AuthLayer`], when [`Settings::auth`] is set: bearer tokens;
+//! 8. [`deadline::DeadlineLayer`], which ends calls whose `grpc-timeout` (or, for unary
+//!    calls without one, [`Settings::default_unary_timeout`]) passes with
+//!    DEADLINE_EXCEEDED;
+//! 9. [`message_limit::MessageLimitLayer`], which refuses request messages over
+//!    [`Settings::max_message_size`] (for the video service, over
+//!    [`video_message_limit`]) with RESOURCE_EXHAUSTED;
+//! 10. tonic's `Routes`, which dispatch on the `/package.Service/Method` path.
+//!
+//! The REST gateway's gRPC calls to this server enter at 5, like a call from the
+//! network.
+//!
+//! Why our own accept loop rather than `tonic::transport::Server`: the latter always
+//! applies its own `grpc-timeout` handling, which ends calls with CANCELLED, outside
+//! any layer we could add (see [`deadline`]).
+//!
+//! Shutdown, when the future given to [`Server::serve`] completes: every health status
+//! goes to NOT_SERVING, the listener closes (no new connections), every connection is
+//! told to finish (HTTP/2 GOAWAY: no new calls), calls in flight get
+//! [`Settings::shutdown_grace`] to finish, and whatever is left is then closed.
+
+pub mod edge;
+pub mod gateway;
+pub mod layers;
+pub mod linger;
+pub mod listener;
+pub mod routes;
+pub mod settings;
+pub mod tls;
+
+use std::{convert::Infallible, future::Future, io, net::SocketAddr, sync::Arc};
+
+use http::{Request, Response};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use tonic::{body::Body, server::NamedService, service::Routes, transport::Channel};
+use tower::{ServiceBuilder, util::BoxCloneSyncService};
+use tracing::{info, warn};
+
+use crate::{
+    domain::{
+        feedback::{FeedbackStore, StoreError},
+        health::{HealthRegistry, OVERALL, ServingStatus},
+        models::{ModelEntry, ModelRegistry},
+        streams::ActiveStreams,
+    },
+    proto::{
+        fraud_detection::fraud_detection_service_server::FraudDetectionServiceServer,
+        video::video_processing_server::VideoProcessingServer,
+    },
+    services::{fraud_detection::FraudService, video::VideoService},
+};
+use layers::{auth, deadline, limit, message_limit, methods, metrics};
+pub use listener::shutdown_signal;
+pub use settings::{DEFAULT_LISTEN, Settings, TlsFiles, video_message_limit};
+
+/// An HTTP service of the server: every layer takes and gives tonic bodies.
+pub type HttpService = BoxCloneSyncService<Request<Body>, Response<Body>, Infallible>;
+
+/// Why the server could not start.
+#[derive(Debug)]
+pub enum ServeError {
+    /// The address could not be bound.
+    Listen {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// Why.
+        source: io::Error,
+    },
+    /// The feedback database could not be opened.
+    Storage(StoreError),
+    /// Reading the listening socket failed.
+    Io(io::Error),
+    /// The TLS certificate, key or CA could not be used.
+    Tls(tls::TlsError),
+    /// The REST gateway's upstream URL or CA is invalid.
+    Gateway(String),
+    /// A descriptor set given to reflection was invalid.
+    Reflection(tonic_reflection::server::Error),
+}
+
+impl std::fmt::Display for ServeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ServeError::Listen { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
+            ServeError::Storage(err) => err.fmt(f),
+            ServeError::Io(err) => write!(f, "socket error: {err}"),
+            ServeError::Tls(err) => write!(f, "TLS: {err}"),
+            ServeError::Gateway(err) => write!(f, "REST gateway: {err}"),
+            ServeError::Reflection(err) => write!(f, "reflection setup failed: {err}"),
+        }
+    }
+}
+
+impl std::error::Error for ServeError {}
+
+impl From<io::Error> for ServeError {
+    fn from(err: io::Error) -> Self {
+        ServeError::Io(err)
+    }
+}
+
+/// A bound, not yet serving, server.
+pub struct Server {
+    /// The listening socket, bound in [`Server::bind`] so that its address (with the
+    /// real port when port 0 was asked for) is known before serving starts.
+    listener: TcpListener,
+    /// How the services behave.
+    settings: Settings,
+    /// Every service's serving status, shared with the health service.
+    health: HealthRegistry,
+    /// The streams in progress, shared with every streaming service.
+    streams: ActiveStreams,
+    /// The models, loaded in [`Server::bind`] before the port takes calls.
+    models: Arc<ModelRegistry>,
+    /// The feedback database, opened in [`Server::bind`].
+    feedback: FeedbackStore,
+    /// The TLS acceptor, when TLS is on.
+    tls: Option<TlsAcceptor>,
+    /// The REST gateway's channel to another server (`--gateway-upstream`).
+    upstream: Option<Channel>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("listener", &self.listener)
+            .field("settings", &self.settings)
+            .field("tls", &self.tls.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// Binds `addr` (port 0 picks a free port), loads the models of
+    /// [`Settings::models_dir`] (a model that fails to load is served as not ready) and
+    /// opens the feedback database in [`Settings::data_dir`].
+    ///
+    /// # Errors
+    /// [`ServeError::Listen`] when the address cannot be bound (in use, not permitted
+    /// ...); [`ServeError::Storage`] when the feedback database cannot be opened.
+    pub async fn bind(addr: SocketAddr, settings: Settings) -> Result<Self, ServeError> {
+        let tls = settings
+            .tls
+            .as_ref()
+            .map(tls::acceptor)
+            .transpose()
+            .map_err(ServeError::Tls)?;
+        let upstream = match &settings.gateway_upstream {
+            None => None,
+            Some(url) => Some(edge::upstream_channel(url, &settings)?),
+        };
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServeError::Listen { addr, source })?;
+        let models_dir = settings.models_dir.clone();
+        let data_dir = settings.data_dir.clone();
+        let watch_buffer = settings.feedback_watch_buffer;
+        // Reading models and opening the database are blocking work: keep them off the
+        // async workers.
+        let (models, feedback) = tokio::task::spawn_blocking(move || {
+            (
+                ModelRegistry::load_dir(&models_dir),
+                FeedbackStore::open(&data_dir, watch_buffer),
+            )
+        })
+        .await
+        .map_err(|err| ServeError::Io(io::Error::other(err)))?;
+        let feedback = feedback.map_err(ServeError::Storage)?;
+        info!(database = %feedback.path().display(), "feedback database open");
+        Ok(Self {
+            listener,
+            settings,
+            health: HealthRegistry::new(),
+            streams: ActiveStreams::new(),
+            models: Arc::new(models),
+            feedback,
+            tls,
+            upstream,
+        })
+    }
+
+    /// The address the server listens on.
+    ///
+    /// # Errors
+    /// When the socket cannot report it (not seen in practice).
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// A handle on the serving statuses that the health service reports.
+    pub fn health(&self) -> HealthRegistry {
+        self.health.clone()
+    }
+
+    /// A handle on the count of streams in progress.
+    pub fn active_streams(&self) -> ActiveStreams {
+        self.streams.clone()
+    }
+
+    /// Serves until `shutdown` completes, then shuts down gracefully (see the module
+    /// docs) and returns.
+    ///
+    /// # Errors
+    /// When the router cannot be built (an invalid descriptor set) or the edge's
+    /// settings are invalid (a CORS origin that is not a header value).
+    pub async fn serve<F>(self, shutdown: F) -> Result<(), ServeError>
+    where
+        F: Future<Output = ()>,
+    {
+        let Server {
+            listener,
+            settings,
+            health,
+            streams,
+            models,
+            feedback,
+            tls,
+            upstream,
+        } = self;
+        // Decoded once: metrics label by it, the deadline layer picks the unary methods.
+        let known_methods = methods::methods(&routes::DESCRIPTOR_SETS);
+        let metrics = metrics::Metrics::new(&known_methods, streams.clone());
+        let (routes, names) = routes::routes(&settings, &health, &streams, &models, feedback)?;
+        let grpc = grpc_stack(&settings, &known_methods, metrics.clone(), routes);
+        let service = edge::service(&settings, grpc, metrics, upstream)?;
+
+        set_serving(&health, &names, &settings, &models);
+        edge::log_settings(&settings);
+        let local_addr = listener.local_addr()?;
+        let scheme = if tls.is_some() { "TLS" } else { "plaintext" };
+        info!(services = ?names, "listening on {local_addr} ({scheme})");
+
+        let mut listener = listener::Listener::new(listener, tls, &settings);
+        listener.run(service, shutdown).await;
+        health.shut_down();
+        listener.shut_down(settings.shutdown_grace).await;
+        Ok(())
+    }
+}
+
+/// The layers every gRPC call goes through, from the network or from the REST gateway,
+/// around `routes` (see the module docs for their order).
+fn grpc_stack(
+    settings: &Settings,
+    known_methods: &[(String, methods::RpcType)],
+    metrics: metrics::Metrics,
+    routes: Routes,
+) -> HttpService {
+    let deadline = match settings.default_unary_timeout {
+        Some(timeout) => {
+            let unary = known_methods
+                .iter()
+                .filter(|(_, rpc_type)| *rpc_type == methods::RpcType::Unary)
+                .map(|(path, _)| path.clone())
+                .collect();
+            deadline::DeadlineLayer::with_default_unary_timeout(timeout, Arc::new(unary))
+        }
+        None => deadline::DeadlineLayer::new(),
+    };
+    BoxCloneSyncService::new(
+        ServiceBuilder::new()
+            .layer(metrics::MetricsLayer::new(metrics))
+            .layer(limit::ConcurrencyLimitLayer::new(
+                settings.max_concurrent_requests,
+            ))
+            .option_layer(settings.auth.clone().map(auth::AuthLayer::new))
+            .layer(deadline)
+            .layer(message_limit::MessageLimitLayer::new(
+                message_limit::Limit {
+                    bytes: settings.max_message_size,
+                    setting: "--max-message-size",
+                },
+                [(
+                    routes::name_of_type::<VideoProcessingServer<VideoService>>(),
+                    message_limit::Limit {
+                        bytes: video_message_limit(&settings.frame_limits),
+                        setting: "--max-frame-bytes",
+                    },
+                )],
+            ))
+            .service(routes),
+    )
+}
+
+/// Every service in `names` SERVING, and the whole server; the fraud service only with
+/// its model loaded and a decision threshold.
+fn set_serving(
+    health: &HealthRegistry,
+    names: &[String],
+    settings: &Settings,
+    models: &ModelRegistry,
+) {
+    for name in names {
+        health.set(name, ServingStatus::Serving);
+    }
+    let fraud_ready = matches!(
+        models.entry(&settings.fraud_model),
+        Some(ModelEntry::Ready(model)) if model.card().threshold.is_some()
+    );
+    if !fraud_ready {
+        warn!(model = %settings.fraud_model, "fraud model not ready: FraudDetectionService is NOT_SERVING");
+        health.set(
+            <FraudDetectionServiceServer<FraudService> as NamedService>::NAME,
+            ServingStatus::NotServing,
+        );
+    }
+    health.set(OVERALL, ServingStatus::Serving);
+}

@@ -1,0 +1,160 @@
+//! The router of every hosted service (tonic's `Routes`, dispatching on the
+//! `/package.Service/Method` path), each service set up with its message limits and
+//! compression, and the descriptor sets that reflection serves.
+
+use std::sync::Arc;
+
+use tonic::{codec::CompressionEncoding, server::NamedService, service::Routes};
+
+use super::{
+    ServeError,
+    settings::{Settings, video_message_limit},
+};
+use crate::{
+    domain::{
+        feedback::FeedbackStore, health::HealthRegistry, models::ModelRegistry,
+        streams::ActiveStreams,
+    },
+    proto::{
+        self, calculator::calculator_server::CalculatorServer,
+        feedback::feedback_service_server::FeedbackServiceServer,
+        fraud_detection::fraud_detection_service_server::FraudDetectionServiceServer,
+        helloworld::greeter_server::GreeterServer,
+        model::model_inference_server::ModelInferenceServer,
+        video::video_processing_server::VideoProcessingServer,
+    },
+    services::{
+        calculator::CalculatorService, feedback::FeedbackService, fraud_detection::FraudService,
+        greeter::GreeterService, health::HealthService, model::ModelService, video::VideoService,
+    },
+};
+
+/// Every descriptor set the server knows: ours, google.rpc's error details, health and
+/// both reflection versions.
+pub const DESCRIPTOR_SETS: [&[u8]; 5] = [
+    proto::FILE_DESCRIPTOR_SET,
+    tonic_types::pb::FILE_DESCRIPTOR_SET,
+    tonic_health::pb::FILE_DESCRIPTOR_SET,
+    tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+    tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+];
+
+/// Lets `$server` (a generated tonic server) decompress requests sent with gzip or zstd,
+/// and compress its responses with either when the client says it accepts it
+/// (`grpc-accept-encoding`); a client that asks for nothing gets uncompressed messages.
+macro_rules! with_compression {
+    ($server:expr) => {
+        $server
+            .accept_compressed(CompressionEncoding::Gzip)
+            .accept_compressed(CompressionEncoding::Zstd)
+            .send_compressed(CompressionEncoding::Gzip)
+            .send_compressed(CompressionEncoding::Zstd)
+    };
+}
+
+/// The router of every hosted service, and the full names of those services (as
+/// registered with health).
+pub(super) fn routes(
+    settings: &Settings,
+    health: &HealthRegistry,
+    streams: &ActiveStreams,
+    models: &Arc<ModelRegistry>,
+    feedback: FeedbackStore,
+) -> Result<(Routes, Vec<String>), ServeError> {
+    let limit = settings.max_message_size;
+    let greeter = GreeterServer::new(GreeterService::new(
+        settings.greeting_interval,
+        streams.clone(),
+    ))
+    .max_decoding_message_size(limit)
+    .max_encoding_message_size(limit);
+    let calculator = CalculatorServer::new(CalculatorService::new(streams.clone()))
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit);
+    let model = ModelInferenceServer::new(ModelService::new(Arc::clone(models), streams.clone()))
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit);
+    let fraud = FraudDetectionServiceServer::new(FraudService::new(
+        Arc::clone(models),
+        settings.fraud_model.clone(),
+    ))
+    .max_decoding_message_size(limit)
+    .max_encoding_message_size(limit);
+    let feedback = FeedbackServiceServer::new(FeedbackService::new(feedback, streams.clone()))
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit);
+    let video_limit = video_message_limit(&settings.frame_limits);
+    let video =
+        VideoProcessingServer::new(VideoService::new(settings.frame_limits, streams.clone()))
+            .max_decoding_message_size(video_limit)
+            .max_encoding_message_size(video_limit);
+    let health_service = tonic_health::pb::health_server::HealthServer::new(HealthService::new(
+        health.clone(),
+        streams.clone(),
+    ));
+
+    // Every descriptor set goes to both reflection versions, so that a client speaking
+    // either one lists and describes every service, both reflection services included.
+    // (tonic-reflection 0.14.9's include_reflection_service adds only the version
+    // being built.) google/rpc/error_details.proto is there so that grpcurl can decode
+    // the google.rpc.BadRequest in our error details instead of printing raw bytes.
+    let reflection = || {
+        DESCRIPTOR_SETS.iter().fold(
+            tonic_reflection::server::Builder::configure().include_reflection_service(false),
+            |builder, set| builder.register_encoded_file_descriptor_set(set),
+        )
+    };
+    let reflection_v1 = reflection().build_v1().map_err(ServeError::Reflection)?;
+    let reflection_v1alpha = reflection()
+        .build_v1alpha()
+        .map_err(ServeError::Reflection)?;
+
+    let (greeter, calculator, model, fraud) = (
+        with_compression!(greeter),
+        with_compression!(calculator),
+        with_compression!(model),
+        with_compression!(fraud),
+    );
+    let (feedback, video, health_service) = (
+        with_compression!(feedback),
+        with_compression!(video),
+        with_compression!(health_service),
+    );
+    let (reflection_v1, reflection_v1alpha) = (
+        with_compression!(reflection_v1),
+        with_compression!(reflection_v1alpha),
+    );
+
+    let names = vec![
+        name_of(&greeter),
+        name_of(&calculator),
+        name_of(&model),
+        name_of(&fraud),
+        name_of(&feedback),
+        name_of(&video),
+        name_of(&health_service),
+        name_of(&reflection_v1),
+        name_of(&reflection_v1alpha),
+    ];
+    let routes = Routes::builder()
+        .add_service(greeter)
+        .add_service(calculator)
+        .add_service(model)
+        .add_service(fraud)
+        .add_service(feedback)
+        .add_service(video)
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .clone()
+        .routes();
+    Ok((routes, names))
+}
+
+fn name_of<S: NamedService>(_: &S) -> String {
+    name_of_type::<S>()
+}
+
+pub(super) fn name_of_type<S: NamedService>() -> String {
+    S::NAME.to_owned()
+}

@@ -1,0 +1,119 @@
+//! How the server behaves: [`Settings`], and the one place their defaults are written.
+
+use std::{
+    net::{Ipv4Addr, SocketAddr, SocketAddrV4},
+    path::PathBuf,
+    sync::Arc,
+    time::Duration,
+};
+
+use crate::domain::{auth::Tokens, video::Limits};
+
+pub use super::tls::TlsFiles;
+
+/// Where the server listens unless told otherwise: this machine only (a server that
+/// takes connections from the network is a choice to make explicitly), on 50051, the
+/// port gRPC's examples use.
+pub const DEFAULT_LISTEN: SocketAddr =
+    SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 50051));
+
+/// How the server behaves, independent of where it listens.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The largest message, in bytes, that a service decodes from a request or encodes
+    /// into a response. A larger request gets RESOURCE_EXHAUSTED.
+    pub max_message_size: usize,
+    /// After shutdown begins, how long calls in flight may take to finish before their
+    /// connections are closed.
+    pub shutdown_grace: Duration,
+    /// The pause between two replies of `Greeter.SayHelloStreamReply`.
+    pub greeting_interval: Duration,
+    /// The directory whose subdirectories are the models to serve (see [`crate::domain::models`]).
+    pub models_dir: PathBuf,
+    /// The id of the model that `FraudDetectionService` scores with.
+    pub fraud_model: String,
+    /// The directory of the feedback database (created on first start).
+    pub data_dir: PathBuf,
+    /// How many feedbacks a WatchFeedback watcher may fall behind before it is told it
+    /// lagged.
+    pub feedback_watch_buffer: usize,
+    /// The largest video frames accepted. The video service's message limit follows
+    /// from [`Limits::max_bytes`] (see [`video_message_limit`]), not from
+    /// `max_message_size`: a raw 1080p RGB frame (6.2 MB) is over tonic's 4 MiB default.
+    pub frame_limits: Limits,
+    /// The bearer tokens every application service requires; `None` leaves every
+    /// service open (see [`crate::domain::auth`]).
+    pub auth: Option<Arc<Tokens>>,
+    /// TLS (and mTLS) on the port; `None` serves plaintext.
+    pub tls: Option<TlsFiles>,
+    /// The origins whose web pages may call the server (CORS, for grpc-web and the
+    /// REST gateway): full origins such as `https://app.example.com`, or `*` for any.
+    /// Empty: no CORS headers, so only pages of the server's own origin may call.
+    pub cors_allowed_origins: Vec<String>,
+    /// Where the REST gateway sends its gRPC calls: a URL (`http://host:port` or
+    /// `https://...`), or `None` for this server itself, in process.
+    pub gateway_upstream: Option<String>,
+    /// A PEM CA certificate to trust for an `https://` upstream, besides the system's.
+    pub gateway_upstream_ca: Option<PathBuf>,
+    /// How long the REST gateway waits for its upstream call (sent as its deadline).
+    pub gateway_timeout: Duration,
+    /// The most calls one HTTP/2 connection may have open at once
+    /// (SETTINGS_MAX_CONCURRENT_STREAMS: clients wait for a free one).
+    pub max_concurrent_streams: u32,
+    /// The most calls in progress across all connections; more get UNAVAILABLE
+    /// (see [`crate::server::layers::limit`]).
+    pub max_concurrent_requests: usize,
+    /// How often the server pings an idle HTTP/2 connection to check that the client is
+    /// still there; `None` never pings.
+    pub http2_keepalive_interval: Option<Duration>,
+    /// How long the server waits for a ping's answer before closing the connection.
+    pub http2_keepalive_timeout: Duration,
+    /// The limit of unary calls sent without a deadline; `None`: no limit.
+    pub default_unary_timeout: Option<Duration>,
+}
+
+/// The largest message of the video service, in bytes: a frame's data plus room for
+/// its other fields.
+pub fn video_message_limit(limits: &Limits) -> usize {
+    limits.max_bytes.saturating_add(FRAME_MESSAGE_OVERHEAD)
+}
+
+/// Bytes of a frame message besides its data (numbers, tags, lengths: under 64 in
+/// practice).
+const FRAME_MESSAGE_OVERHEAD: usize = 1024;
+
+impl Default for Settings {
+    /// 4 MiB messages (tonic's own default), 10 s of grace, 200 ms between greetings,
+    /// models from `./models`, the fraud model `fraud`, feedback in `./data`, watchers
+    /// 1024 feedbacks of slack, frames up to 4K UHD and 32 MiB ([`Limits::default`]);
+    /// no auth, no TLS, no CORS; the gateway calls this server with a 5 s timeout; 200
+    /// calls per connection (hyper's default), 1000 in all; a keepalive ping every 60 s
+    /// answered within 20 s (grpc-go's default timeout); unary calls without a deadline
+    /// limited to 30 s.
+    ///
+    /// These are also the defaults of the command line's flags, which read them from
+    /// here ([`crate::config`]): this is the one place they are written.
+    fn default() -> Self {
+        Self {
+            max_message_size: 4 * 1024 * 1024,
+            shutdown_grace: Duration::from_secs(10),
+            greeting_interval: Duration::from_millis(200),
+            models_dir: PathBuf::from("models"),
+            fraud_model: "fraud".to_owned(),
+            data_dir: PathBuf::from("data"),
+            feedback_watch_buffer: 1024,
+            frame_limits: Limits::default(),
+            auth: None,
+            tls: None,
+            cors_allowed_origins: Vec::new(),
+            gateway_upstream: None,
+            gateway_upstream_ca: None,
+            gateway_timeout: Duration::from_secs(5),
+            max_concurrent_streams: 200,
+            max_concurrent_requests: 1000,
+            http2_keepalive_interval: Some(Duration::from_secs(60)),
+            http2_keepalive_timeout: Duration::from_secs(20),
+            default_unary_timeout: Some(Duration::from_secs(30)),
+        }
+    }
+}
