@@ -21,7 +21,7 @@ fn filters(c: &mut Criterion) {
     for (width, height) in [(640, 480), (1280, 720)] {
         let picture = photo.resize_exact(width, height, FilterType::Triangle);
         let size = format!("{width}x{height}");
-        for spec in video::filters() {
+        for spec in &video::FILTERS {
             let filter = video::parse_filter(spec.name, &BTreeMap::new()).expect("defaults");
             group.bench_function(format!("{}/{size}", spec.name), |b| {
                 // A new processor per frame, as the server does for every filter but

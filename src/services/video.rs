@@ -190,13 +190,13 @@ fn frame_status(sequence_number: u64, err: &FrameError) -> Status {
     super::invalid_argument(field, message)
 }
 
-fn filter_info(spec: video::FilterSpec) -> FilterInfo {
+fn filter_info(spec: &video::FilterSpec) -> FilterInfo {
     FilterInfo {
         name: spec.name.to_owned(),
         description: spec.description.to_owned(),
         params: spec
             .params
-            .into_iter()
+            .iter()
             .map(|p| FilterParam {
                 name: p.name.to_owned(),
                 min: p.min,
@@ -215,7 +215,7 @@ impl video_processing_server::VideoProcessing for VideoService {
         _request: Request<ListFiltersRequest>,
     ) -> Result<Response<ListFiltersResponse>, Status> {
         Ok(Response::new(ListFiltersResponse {
-            filters: video::filters().into_iter().map(filter_info).collect(),
+            filters: video::FILTERS.iter().map(filter_info).collect(),
             max_frame_pixels: self.limits.max_pixels,
             max_frame_bytes: self.limits.max_bytes as u64,
         }))
