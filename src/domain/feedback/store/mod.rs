@@ -1,0 +1,296 @@
+//! Durable feedback storage in SQLite, with live notification of watchers.
+//!
+//! One writer thread owns the write connection. Appends queue up on a channel; the
+//! writer takes every append waiting (up to [`MAX_BATCH`]), inserts them in one
+//! transaction and commits (group commit: one disk sync for many feedbacks), then
+//! answers each append and broadcasts the stored feedback to watchers. So an append
+//! returns only once its feedback is on disk, and watchers only ever see stored
+//! feedback, in id order. The database runs in WAL mode with `synchronous=FULL`: a
+//! committed transaction survives a crash of the process or of the machine.
+//!
+//! Reads (pages, replays) open their own read-only connection on tokio's blocking
+//! pool; WAL lets them run while the writer writes. No database call ever runs on an
+//! async worker thread.
+//!
+//! Here: the store's handle ([`FeedbackStore`]) and the watchers; `schema.rs` opens the
+//! database and migrates it, `writer.rs` is the writer thread, `reads.rs` the page query.
+
+use std::{
+    fmt,
+    path::{Path, PathBuf},
+    sync::{
+        Arc,
+        atomic::{AtomicI64, Ordering},
+    },
+};
+
+use futures::Stream;
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use super::Sentiment;
+pub use writer::MAX_BATCH;
+use writer::{Append, Writer};
+
+mod reads;
+mod schema;
+mod writer;
+
+/// The database file's name in the data directory.
+pub const DATABASE_FILE: &str = "feedback.sqlite3";
+
+/// Why the store failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreError {
+    /// The data directory or database file could not be created or opened.
+    Open(String),
+    /// SQLite reported an error.
+    Database(String),
+    /// The writer thread has stopped (the store is shutting down).
+    Closed,
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::Open(reason) => write!(f, "cannot open the feedback database: {reason}"),
+            StoreError::Database(reason) => write!(f, "feedback database error: {reason}"),
+            StoreError::Closed => f.write_str("the feedback store is closed"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(err: rusqlite::Error) -> Self {
+        StoreError::Database(err.to_string())
+    }
+}
+
+/// A feedback to store: validated, analyzed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewFeedback {
+    /// Who sent it.
+    pub consumer_id: String,
+    /// The text.
+    pub feedback: String,
+    /// Its sentiment.
+    pub sentiment: Sentiment,
+    /// VADER's compound score, -1 to 1.
+    pub sentiment_score: f64,
+}
+
+/// A stored feedback.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredFeedback {
+    /// Its id, increasing in the order of storage.
+    pub id: i64,
+    /// Who sent it.
+    pub consumer_id: String,
+    /// The text.
+    pub feedback: String,
+    /// When it was committed: Unix time, milliseconds.
+    pub stored_at_unix_ms: i64,
+    /// Its sentiment.
+    pub sentiment: Sentiment,
+    /// VADER's compound score, -1 to 1.
+    pub sentiment_score: f64,
+}
+
+/// Which stored feedback to read.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ListQuery {
+    /// Only this consumer's.
+    pub consumer_id: Option<String>,
+    /// Only this sentiment.
+    pub sentiment: Option<Sentiment>,
+    /// Only ids above this one.
+    pub after_id: i64,
+    /// At most this many.
+    pub limit: usize,
+}
+
+impl ListQuery {
+    fn matches(&self, feedback: &StoredFeedback) -> bool {
+        self.consumer_id
+            .as_ref()
+            .is_none_or(|c| *c == feedback.consumer_id)
+            && self.sentiment.is_none_or(|s| s == feedback.sentiment)
+    }
+}
+
+/// One page of stored feedback.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    /// The feedback, oldest first.
+    pub items: Vec<StoredFeedback>,
+    /// The `after_id` of the next page; `None` on the last page.
+    pub next_after_id: Option<i64>,
+}
+
+/// One event of a watch.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WatchEvent {
+    /// A stored feedback matching the filters.
+    Feedback(Arc<StoredFeedback>),
+    /// The watcher fell behind; the watch ends after this.
+    Lagged {
+        /// How many feedbacks it missed, before filtering.
+        missed: u64,
+        /// Replay after this id to resume without a gap.
+        resume_after_id: i64,
+    },
+}
+
+/// The promise of a queued feedback's commit: see [`FeedbackStore::enqueue`].
+#[derive(Debug)]
+pub struct Receipt(oneshot::Receiver<Result<StoredFeedback, StoreError>>);
+
+impl Receipt {
+    /// Waits until the feedback is committed to disk.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`] when the commit failed, or [`StoreError::Closed`].
+    pub async fn stored(self) -> Result<StoredFeedback, StoreError> {
+        self.0.await.map_err(|_| StoreError::Closed)?
+    }
+}
+
+/// The feedback store. Cheap to clone: clones share the database and the writer.
+#[derive(Debug, Clone)]
+pub struct FeedbackStore {
+    /// The database file, for read connections.
+    path: PathBuf,
+    /// Appends for the writer thread.
+    appends: mpsc::Sender<Append>,
+    /// Every stored feedback, for watchers.
+    events: broadcast::Sender<Arc<StoredFeedback>>,
+    /// The id of the last committed feedback (0 when none).
+    last_id: Arc<AtomicI64>,
+}
+
+impl FeedbackStore {
+    /// Opens (creating on first use) `data_dir/feedback.sqlite3`, runs the schema
+    /// migrations, and starts the writer thread. A watcher may fall `watch_buffer`
+    /// feedbacks behind before it is told it lagged. Blocking: call it off the async
+    /// workers.
+    ///
+    /// # Errors
+    /// [`StoreError::Open`] when the directory or database cannot be created or opened,
+    /// or the database was written by a newer version of this server.
+    pub fn open(data_dir: &Path, watch_buffer: usize) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(data_dir)
+            .map_err(|err| StoreError::Open(format!("{}: {err}", data_dir.display())))?;
+        let path = data_dir.join(DATABASE_FILE);
+        let (conn, last_id) = schema::open(&path)?;
+
+        let (appends, queue) = mpsc::channel(4 * MAX_BATCH);
+        let (events, _) = broadcast::channel(watch_buffer.max(1));
+        let last_id = Arc::new(AtomicI64::new(last_id));
+        Writer::start(conn, queue, events.clone(), Arc::clone(&last_id))?;
+        Ok(Self {
+            path,
+            appends,
+            events,
+            last_id,
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Stores `feedback`; returns once it is committed to disk.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`] when the commit failed (the feedback is not stored), or
+    /// [`StoreError::Closed`].
+    pub async fn append(&self, feedback: NewFeedback) -> Result<StoredFeedback, StoreError> {
+        self.enqueue(feedback).await?.stored().await
+    }
+
+    /// Queues `feedback` for the writer, waiting only for room in the queue. Feedbacks
+    /// are stored (and get their ids) in the order they are queued; the [`Receipt`]
+    /// says when this one is on disk. Lets one stream queue many feedbacks in order
+    /// and wait for their commits together.
+    ///
+    /// # Errors
+    /// [`StoreError::Closed`].
+    pub async fn enqueue(&self, feedback: NewFeedback) -> Result<Receipt, StoreError> {
+        let (stored, receipt) = oneshot::channel();
+        self.appends
+            .send(Append { feedback, stored })
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        Ok(Receipt(receipt))
+    }
+
+    /// One page of stored feedback matching `query`, oldest first.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`] when the read fails.
+    pub async fn list(&self, query: ListQuery) -> Result<Page, StoreError> {
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || reads::read_page(&path, &query))
+            .await
+            .map_err(|err| StoreError::Database(format!("read task failed: {err}")))?
+    }
+
+    /// Stored feedback matching the filters of `query` (its `after_id` and `limit` are
+    /// ignored), as it is committed. With `replay_after`, first every stored feedback
+    /// with a greater id, then live feedback, with no gap and no repeat. Ends after a
+    /// [`WatchEvent::Lagged`] when the watcher falls more than the watch buffer behind.
+    pub fn watch(
+        &self,
+        query: ListQuery,
+        replay_after: Option<i64>,
+    ) -> impl Stream<Item = Result<WatchEvent, StoreError>> + Send + 'static {
+        // Subscribe before reading the last id and replaying: whatever is committed from
+        // now on arrives on `live`; whatever was committed before is in the database.
+        let mut live = self.events.subscribe();
+        let mut seen = self.last_id.load(Ordering::SeqCst);
+        let store = self.clone();
+        async_stream::try_stream! {
+            if let Some(after) = replay_after {
+                let mut cursor = after;
+                loop {
+                    let page = store
+                        .list(ListQuery { after_id: cursor, limit: 500, ..query.clone() })
+                        .await?;
+                    for feedback in page.items {
+                        cursor = feedback.id;
+                        yield WatchEvent::Feedback(Arc::new(feedback));
+                    }
+                    match page.next_after_id {
+                        Some(next) => cursor = next,
+                        None => break,
+                    }
+                }
+                // Every matching feedback up to the last replayed id has been delivered.
+                seen = seen.max(cursor);
+            }
+            loop {
+                match live.recv().await {
+                    Ok(feedback) => {
+                        if feedback.id <= seen {
+                            continue;
+                        }
+                        seen = feedback.id;
+                        if query.matches(&feedback) {
+                            yield WatchEvent::Feedback(feedback);
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        yield WatchEvent::Lagged { missed, resume_after_id: seen };
+                        break;
+                    }
+                    Err(broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
