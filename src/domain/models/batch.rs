@@ -88,7 +88,7 @@ impl Batcher {
             });
         }
         for (index, &value) in row.iter().enumerate() {
-            super::to_f32(index, value)?;
+            super::model::to_f32(index, value)?;
         }
         let queue = self.queue.get_or_init(|| {
             let (sender, receiver) = mpsc::channel(QUEUE);
