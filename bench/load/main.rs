@@ -64,36 +64,30 @@ mod proto {
     }
 }
 
+mod gateway;
+mod payload;
+mod proc;
+mod schedule;
+mod worker;
+
 use std::{
     collections::BTreeMap,
     path::PathBuf,
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    },
+    sync::{Arc, atomic::AtomicU64},
     time::{Duration, Instant},
 };
 
 use clap::{Parser, ValueEnum};
+use gateway::GatewayClient;
 use hdrhistogram::Histogram;
-use proto::{
-    calculator::{Operands, calculator_client::CalculatorClient},
-    feedback::{FeedbackRequest, FeedbackResponse, feedback_service_client::FeedbackServiceClient},
-    fraud_detection::{
-        PredictionRequest, fraud_detection_service_client::FraudDetectionServiceClient,
-    },
-    helloworld::{HelloReply, HelloRequest, greeter_client::GreeterClient},
-    model::{PredictRequest, model_inference_client::ModelInferenceClient},
-    video::{
-        Encoding, Frame, ProcessFramesRequest, ProcessFramesResponse, StreamConfig,
-        process_frames_request::Message, video_processing_client::VideoProcessingClient,
-    },
-};
+use proc::cpu_seconds;
+use schedule::Schedule;
 use tonic::transport::Channel;
+use worker::{BearerToken, worker};
 
 /// Drives one RPC and reports throughput and latency.
 #[derive(Parser)]
-struct Args {
+pub struct Args {
     /// The server's address.
     #[arg(
         long,
@@ -160,7 +154,7 @@ struct Args {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
-enum Wire {
+pub enum Wire {
     /// Raw RGB8 frames (raw GRAY8 replies for gray filters).
     Rgb8,
     /// JPEG frames, quality 90 (JPEG replies).
@@ -168,7 +162,7 @@ enum Wire {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
-enum Rpc {
+pub enum Rpc {
     /// fraud_detection.FraudDetectionService/PredictFraud
     Fraud,
     /// model.ModelInference/Predict
@@ -185,503 +179,6 @@ enum Rpc {
     Video,
     /// POST /api/FraudActivity, the REST gateway, JSON over HTTP/1.1
     Gateway,
-}
-
-/// Adds the bearer token to every call.
-#[derive(Clone)]
-struct BearerToken(Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>);
-
-impl tonic::service::Interceptor for BearerToken {
-    fn call(
-        &mut self,
-        mut request: tonic::Request<()>,
-    ) -> Result<tonic::Request<()>, tonic::Status> {
-        if let Some(value) = &self.0 {
-            request
-                .metadata_mut()
-                .insert("authorization", value.clone());
-        }
-        Ok(request)
-    }
-}
-
-type Authorized = tonic::service::interceptor::InterceptedService<Channel, BearerToken>;
-
-/// What one request sends.
-enum Payload {
-    Fraud(Vec<PredictionRequest>),
-    /// JSON bodies for the gateway.
-    Gateway(Vec<bytes::Bytes>),
-    Predict(Vec<PredictRequest>),
-    Hello,
-    HelloStream {
-        window: usize,
-    },
-    Calculator,
-    Feedback {
-        window: usize,
-    },
-    Video {
-        window: usize,
-        config: ProcessFramesRequest,
-        frame: Frame,
-    },
-}
-
-fn payload(args: &Args) -> Result<Payload, Box<dyn std::error::Error>> {
-    let model = match args.rpc {
-        Rpc::Hello => return Ok(Payload::Hello),
-        Rpc::Calculator => return Ok(Payload::Calculator),
-        Rpc::HelloStream => {
-            return Ok(Payload::HelloStream {
-                window: args.window.max(1),
-            });
-        }
-        Rpc::Feedback => {
-            return Ok(Payload::Feedback {
-                window: args.window.max(1),
-            });
-        }
-        Rpc::Video => return video_payload(args),
-        Rpc::Fraud | Rpc::Gateway => "fraud",
-        Rpc::Predict => args.model.as_str(),
-    };
-    let path = args.models_dir.join(model).join("reference.json");
-    let reference: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
-    Ok(match args.rpc {
-        Rpc::Gateway => Payload::Gateway(
-            reference["requests"]
-                .as_array()
-                .ok_or("no requests in the fraud reference")?
-                .iter()
-                .map(|r| {
-                    let fields = [
-                        "transaction_id",
-                        "amount",
-                        "time",
-                        "age_of_account",
-                        "number_of_transactions",
-                    ];
-                    let body: serde_json::Map<_, _> = fields
-                        .iter()
-                        .map(|f| (f.to_string(), r[f].clone()))
-                        .collect();
-                    bytes::Bytes::from(serde_json::Value::Object(body).to_string())
-                })
-                .collect(),
-        ),
-        Rpc::Fraud => Payload::Fraud(
-            reference["requests"]
-                .as_array()
-                .ok_or("no requests in the fraud reference")?
-                .iter()
-                .map(|r| PredictionRequest {
-                    transaction_id: r["transaction_id"].as_i64().unwrap_or(0),
-                    amount: r["amount"].as_f64().unwrap_or(0.0),
-                    time: r["time"].as_i64().unwrap_or(0),
-                    age_of_account: r["age_of_account"].as_i64().unwrap_or(0) as i32,
-                    number_of_transactions: r["number_of_transactions"].as_i64().unwrap_or(0)
-                        as i32,
-                })
-                .collect(),
-        ),
-        _ => {
-            let rows: Vec<Vec<f64>> = serde_json::from_value(reference["inputs"].clone())?;
-            let requests = (0..rows.len())
-                .map(|start| PredictRequest {
-                    model_id: model.to_owned(),
-                    inputs: rows
-                        .iter()
-                        .cycle()
-                        .skip(start)
-                        .take(args.rows)
-                        .flatten()
-                        .copied()
-                        .collect(),
-                })
-                .collect();
-            Payload::Predict(requests)
-        }
-    })
-}
-
-/// A real photo (tests/fixtures/rocket.jpg, 160 x 120, scaled to --width x --height
-/// with a bilinear filter) as the frame every request sends, and the config.
-fn video_payload(args: &Args) -> Result<Payload, Box<dyn std::error::Error>> {
-    let photo = image::open(&args.frame)?.resize_exact(
-        args.width,
-        args.height,
-        image::imageops::FilterType::Triangle,
-    );
-    let (encoding, data) = match args.wire {
-        Wire::Rgb8 => (Encoding::Rgb8, photo.to_rgb8().into_raw()),
-        Wire::Jpeg => {
-            let mut jpeg = Vec::new();
-            let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90);
-            photo.to_rgb8().write_with_encoder(encoder)?;
-            (Encoding::Jpeg, jpeg)
-        }
-    };
-    let params = args
-        .params
-        .iter()
-        .map(|p| {
-            let (k, v) = p.split_once('=').ok_or("--param takes name=value")?;
-            Ok((k.to_owned(), v.parse::<f64>()?))
-        })
-        .collect::<Result<_, Box<dyn std::error::Error>>>()?;
-    Ok(Payload::Video {
-        window: args.window.max(1),
-        config: ProcessFramesRequest {
-            message: Some(Message::Config(StreamConfig {
-                filter: args.filter.clone(),
-                params,
-                output_encoding: Encoding::Unspecified.into(),
-                jpeg_quality: 0,
-            })),
-        },
-        frame: Frame {
-            width: args.width,
-            height: args.height,
-            encoding: encoding.into(),
-            data,
-            ..Frame::default()
-        },
-    })
-}
-
-/// When calls may start: a warm-up whose calls are not counted, then the measured
-/// part, which ends at `end` or, with `--requests`, once that many calls have started.
-struct Schedule {
-    warmup_end: Instant,
-    end: Instant,
-    /// Measured calls not yet started, for a fixed count.
-    remaining: Option<AtomicU64>,
-}
-
-impl Schedule {
-    /// The time now if a call may start now (in the measured part of a fixed count,
-    /// this takes one of the remaining calls), `None` once the run is over.
-    fn start(&self) -> Option<Instant> {
-        let now = Instant::now();
-        if now >= self.end {
-            return None;
-        }
-        if now < self.warmup_end {
-            return Some(now);
-        }
-        match &self.remaining {
-            None => Some(now),
-            Some(remaining) => remaining
-                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
-                .ok()
-                .map(|_| now),
-        }
-    }
-
-    /// Whether calls may still start (without taking one).
-    fn open(&self) -> bool {
-        Instant::now() < self.end
-            && self
-                .remaining
-                .as_ref()
-                .is_none_or(|n| n.load(Ordering::Relaxed) > 0)
-    }
-
-    /// Whether a call started at `started` is measured (not warm-up).
-    fn measured(&self, started: Instant) -> bool {
-        started >= self.warmup_end
-    }
-}
-
-/// One worker's tally.
-struct Tally {
-    latency_us: Histogram<u64>,
-    errors: BTreeMap<String, u64>,
-}
-
-async fn worker(
-    channel: Authorized,
-    gateway: GatewayClient,
-    payload: Arc<Payload>,
-    offset: usize,
-    schedule: Arc<Schedule>,
-) -> Tally {
-    let mut tally = Tally {
-        latency_us: Histogram::new_with_bounds(1, 60_000_000, 3).unwrap(),
-        errors: BTreeMap::new(),
-    };
-    match payload.as_ref() {
-        Payload::HelloStream { window } => {
-            let mut client = GreeterClient::new(channel.clone());
-            windowed_stream(
-                |requests| client.say_hello_bidi_stream(requests),
-                None,
-                |_| HelloRequest {
-                    name: "load".into(),
-                },
-                |_: &HelloReply| None,
-                *window,
-                &schedule,
-                &mut tally,
-            )
-            .await;
-            return tally;
-        }
-        Payload::Feedback { window } => {
-            let mut client = FeedbackServiceClient::new(channel.clone());
-            windowed_stream(
-                |requests| client.send_feedback(requests),
-                None,
-                |n| FeedbackRequest {
-                    consumer_id: format!("load-{offset}"),
-                    feedback: format!("feedback {n} from the load tool: good service"),
-                },
-                |ack: &FeedbackResponse| ack.error.as_ref().map(|e| format!("code {}", e.code)),
-                *window,
-                &schedule,
-                &mut tally,
-            )
-            .await;
-            return tally;
-        }
-        Payload::Video {
-            window,
-            config,
-            frame,
-        } => {
-            let mut client = VideoProcessingClient::new(channel.clone())
-                .max_decoding_message_size(usize::MAX)
-                .max_encoding_message_size(usize::MAX);
-            windowed_stream(
-                |requests| client.process_frames(requests),
-                Some(config.clone()),
-                |n| {
-                    let mut frame = frame.clone();
-                    frame.sequence_number = n;
-                    ProcessFramesRequest {
-                        message: Some(Message::Frame(frame)),
-                    }
-                },
-                |_: &ProcessFramesResponse| None,
-                *window,
-                &schedule,
-                &mut tally,
-            )
-            .await;
-            return tally;
-        }
-        _ => {}
-    }
-    let mut fraud = FraudDetectionServiceClient::new(channel.clone());
-    let mut models = ModelInferenceClient::new(channel.clone());
-    let mut calculator = CalculatorClient::new(channel.clone());
-    let mut greeter = GreeterClient::new(channel);
-    let mut i = offset;
-    loop {
-        let Some(started) = schedule.start() else {
-            return tally;
-        };
-        let result: Result<(), tonic::Status> = match payload.as_ref() {
-            Payload::Fraud(requests) => fraud
-                .predict_fraud(requests[i % requests.len()])
-                .await
-                .map(drop),
-            Payload::Predict(requests) => models
-                .predict(requests[i % requests.len()].clone())
-                .await
-                .map(drop),
-            Payload::HelloStream { .. } | Payload::Feedback { .. } | Payload::Video { .. } => {
-                unreachable!("handled by windowed_stream")
-            }
-            Payload::Hello => greeter
-                .say_hello(HelloRequest {
-                    name: "load".into(),
-                })
-                .await
-                .map(drop),
-            Payload::Calculator => calculator
-                .add(Operands {
-                    a: i as f64,
-                    b: 0.5,
-                })
-                .await
-                .map(drop),
-            Payload::Gateway(bodies) => gateway.post(bodies[i % bodies.len()].clone()).await,
-        };
-        i += 1;
-        if !schedule.measured(started) {
-            continue;
-        }
-        match result {
-            Ok(()) => {
-                let micros = started.elapsed().as_micros().max(1) as u64;
-                tally.latency_us.saturating_record(micros);
-            }
-            Err(status) => {
-                *tally
-                    .errors
-                    .entry(format!("{:?}", status.code()))
-                    .or_insert(0) += 1
-            }
-        }
-    }
-}
-
-/// One bidirectional stream with up to `window` requests in flight until `end`; records
-/// each reply's time since its request (both services answer in order). `first` is
-/// sent before the measured requests (a config message); `next(n)` makes request `n`;
-/// `check` gives an error label for a reply that reports one in band.
-#[allow(clippy::too_many_arguments)]
-async fn windowed_stream<Req, Resp, Open, Fut>(
-    open: Open,
-    first: Option<Req>,
-    mut next: impl FnMut(u64) -> Req,
-    check: impl Fn(&Resp) -> Option<String>,
-    window: usize,
-    schedule: &Schedule,
-    tally: &mut Tally,
-) where
-    Open: FnOnce(tokio_stream::wrappers::ReceiverStream<Req>) -> Fut,
-    Fut: std::future::Future<Output = Result<tonic::Response<tonic::Streaming<Resp>>, tonic::Status>>,
-{
-    let (tx, rx) = tokio::sync::mpsc::channel::<Req>(window + 1);
-    if let Some(first) = first {
-        tx.send(first).await.expect("the receiver is alive");
-    }
-    // Fill the window before waiting for the response's headers: a server may send
-    // them only with its first reply (Python grpcio does), which needs a request.
-    let mut in_flight = std::collections::VecDeque::new();
-    let mut sent = 0u64;
-    while in_flight.len() < window {
-        let Some(started) = schedule.start() else {
-            break;
-        };
-        tx.send(next(sent)).await.expect("the receiver is alive");
-        sent += 1;
-        in_flight.push_back(started);
-    }
-    let mut responses = match open(tokio_stream::wrappers::ReceiverStream::new(rx)).await {
-        Ok(response) => response.into_inner(),
-        Err(status) => {
-            *tally
-                .errors
-                .entry(format!("{:?}", status.code()))
-                .or_insert(0) += 1;
-            return;
-        }
-    };
-    let mut tx = Some(tx);
-    loop {
-        let sending = schedule.open();
-        if !sending {
-            // Close our side: the server answers what is pending, then ends the stream.
-            tx = None;
-            if in_flight.is_empty() {
-                break;
-            }
-        }
-        let room = sending && in_flight.len() < window;
-        tokio::select! {
-            permit = async { tx.as_ref().expect("open while sending").reserve().await }, if room => {
-                let Ok(permit) = permit else { break };
-                // The last message of a fixed count may have gone: then stop sending.
-                if schedule.start().is_none() {
-                    continue;
-                }
-                permit.send(next(sent));
-                sent += 1;
-                in_flight.push_back(Instant::now());
-            }
-            response = responses.message() => match response {
-                Ok(Some(reply)) => {
-                    let Some(started) = in_flight.pop_front() else { break };
-                    if !schedule.measured(started) {
-                        continue;
-                    }
-                    match check(&reply) {
-                        None => {
-                            let micros = started.elapsed().as_micros().max(1) as u64;
-                            tally.latency_us.saturating_record(micros);
-                        }
-                        Some(error) => *tally.errors.entry(error).or_insert(0) += 1,
-                    }
-                }
-                Ok(None) => break,
-                Err(status) => {
-                    *tally.errors.entry(format!("{:?}", status.code())).or_insert(0) += 1;
-                    break;
-                }
-            },
-            // Wake up at the end of the run even when nothing else happens.
-            () = tokio::time::sleep_until(schedule.end.into()), if sending => {}
-        }
-    }
-}
-
-/// The CPU time, user plus system, seconds, that process `pid` has used so far (fields
-/// 14 and 15 of /proc/PID/stat, proc(5), in clock ticks).
-fn cpu_seconds(pid: u32) -> Result<f64, Box<dyn std::error::Error>> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    // Field 2, the command, is in parentheses and may hold spaces: count after it.
-    let after_command = stat
-        .rfind(')')
-        .map(|i| &stat[i + 1..])
-        .ok_or("unexpected /proc/PID/stat format")?;
-    let fields: Vec<&str> = after_command.split_whitespace().collect();
-    // fields[0] is field 3 (state), so utime (14) and stime (15) are at 11 and 12.
-    let ticks: u64 = fields.get(11).ok_or("no utime")?.parse::<u64>()?
-        + fields.get(12).ok_or("no stime")?.parse::<u64>()?;
-    // SAFETY: sysconf has no memory-safety preconditions.
-    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    Ok(ticks as f64 / per_second as f64)
-}
-
-/// An HTTP/1.1 client of the REST gateway (keep-alive connections, pooled).
-#[derive(Clone)]
-struct GatewayClient {
-    client: hyper_util::client::legacy::Client<
-        hyper_util::client::legacy::connect::HttpConnector,
-        http_body_util::Full<bytes::Bytes>,
-    >,
-    uri: http::Uri,
-    authorization: Option<String>,
-}
-
-impl GatewayClient {
-    /// POSTs `body`; anything but a 200 with its whole body read is an error, labelled
-    /// with a gRPC-like name for the table (`Unauthenticated` for 401 ...).
-    async fn post(&self, body: bytes::Bytes) -> Result<(), tonic::Status> {
-        use http_body_util::BodyExt;
-        let mut request = http::Request::post(self.uri.clone())
-            .header(http::header::CONTENT_TYPE, "application/json");
-        if let Some(value) = &self.authorization {
-            request = request.header(http::header::AUTHORIZATION, value);
-        }
-        let request = request
-            .body(http_body_util::Full::new(body))
-            .expect("a valid request");
-        let response = self
-            .client
-            .request(request)
-            .await
-            .map_err(|err| tonic::Status::unavailable(err.to_string()))?;
-        let status = response.status();
-        response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|err| tonic::Status::unavailable(err.to_string()))?;
-        match status.as_u16() {
-            200 => Ok(()),
-            400 => Err(tonic::Status::invalid_argument("HTTP 400")),
-            401 => Err(tonic::Status::unauthenticated("HTTP 401")),
-            403 => Err(tonic::Status::permission_denied("HTTP 403")),
-            503 => Err(tonic::Status::unavailable("HTTP 503")),
-            504 => Err(tonic::Status::deadline_exceeded("HTTP 504")),
-            other => Err(tonic::Status::unknown(format!("HTTP {other}"))),
-        }
-    }
 }
 
 /// The server's allocator (src/main.rs). The tool costs about as much per call as the
@@ -701,7 +198,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
-    let payload = Arc::new(payload(&args)?);
+    let payload = Arc::new(payload::payload(&args)?);
     let token = match &args.token {
         Some(token) => Some(format!("Bearer {token}").parse()?),
         None => None,
