@@ -4,6 +4,7 @@
 
 pub mod process;
 pub mod running;
+pub mod video;
 
 use std::{
     net::{Shutdown, SocketAddr},
