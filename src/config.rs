@@ -5,10 +5,23 @@ use std::{net::SocketAddr, num::NonZeroUsize, path::PathBuf, sync::Arc, time::Du
 use clap::{Parser, ValueEnum};
 
 use crate::{
-    domain::auth::{Tokens, TokensError},
-    domain::video::Limits,
-    server::{Settings, TlsFiles},
+    domain::{
+        auth::{Tokens, TokensError},
+        video::Limits,
+    },
+    server::{DEFAULT_LISTEN, Settings, TlsFiles},
 };
+
+/// The defaults of the flags that set [`Settings`]: the settings' own defaults, written
+/// once, in [`Settings::default`].
+fn defaults() -> Settings {
+    Settings::default()
+}
+
+/// A duration as the flags write it and `--help` shows it: "10s", "500ms", "1m".
+fn flag(duration: Duration) -> humantime::Duration {
+    duration.into()
+}
 
 /// One gRPC server hosting the classic demo services on one port: helloworld.Greeter,
 /// calculator.Calculator, model.ModelInference, fraud_detection.FraudDetectionService,
@@ -29,7 +42,7 @@ pub struct Config {
     /// The address and port to listen on. The default takes connections from this
     /// machine only; to take them from your network, bind all interfaces explicitly
     /// with 0.0.0.0:50051 (IPv4) or [::]:50051 (IPv6). Port 0 picks a free port.
-    #[arg(long, env = "GRPC_SHOWCASE_LISTEN", default_value = "127.0.0.1:50051")]
+    #[arg(long, env = "GRPC_SHOWCASE_LISTEN", default_value_t = DEFAULT_LISTEN)]
     pub listen: SocketAddr,
 
     /// Which logs to print: a level (error, warn, info, debug, trace) or per-module
@@ -44,43 +57,43 @@ pub struct Config {
 
     /// On SIGINT or SIGTERM, how long calls in flight may take to finish before the
     /// server closes their connections and exits, for example "10s", "500ms", "1m".
-    #[arg(long, env = "GRPC_SHOWCASE_SHUTDOWN_GRACE", default_value = "10s", value_parser = humantime::parse_duration)]
-    pub shutdown_grace: Duration,
+    #[arg(long, env = "GRPC_SHOWCASE_SHUTDOWN_GRACE", default_value_t = flag(defaults().shutdown_grace))]
+    pub shutdown_grace: humantime::Duration,
 
     /// The largest message, in bytes, that the server decodes or encodes. A request
     /// message over it gets RESOURCE_EXHAUSTED. Clients have their own limit (4 MiB in
     /// most gRPC libraries) for the replies they accept.
-    #[arg(long, env = "GRPC_SHOWCASE_MAX_MESSAGE_SIZE", default_value_t = 4 * 1024 * 1024)]
+    #[arg(long, env = "GRPC_SHOWCASE_MAX_MESSAGE_SIZE", default_value_t = defaults().max_message_size)]
     pub max_message_size: usize,
 
     /// The directory of the models to serve: one subdirectory per model, holding
     /// model.json (its metadata) and the ONNX file it names. Relative paths start from
     /// the working directory; the default is the shipped models of this repository.
-    #[arg(long, env = "GRPC_SHOWCASE_MODELS_DIR", default_value = "models")]
+    #[arg(long, env = "GRPC_SHOWCASE_MODELS_DIR", default_value_os_t = defaults().models_dir)]
     pub models_dir: PathBuf,
 
     /// The id of the model fraud_detection.FraudDetectionService scores with. Its
     /// model.json must give a decision threshold.
-    #[arg(long, env = "GRPC_SHOWCASE_FRAUD_MODEL", default_value = "fraud")]
+    #[arg(long, env = "GRPC_SHOWCASE_FRAUD_MODEL", default_value_t = defaults().fraud_model)]
     pub fraud_model: String,
 
     /// The directory of the server's data: the feedback database (feedback.sqlite3),
     /// created with its schema on first start. Relative paths start from the working
     /// directory.
-    #[arg(long, env = "GRPC_SHOWCASE_DATA_DIR", default_value = "data")]
+    #[arg(long, env = "GRPC_SHOWCASE_DATA_DIR", default_value_os_t = defaults().data_dir)]
     pub data_dir: PathBuf,
 
     /// The largest video frame the video service accepts, in pixels (width x height);
     /// the default is 4K UHD, 3840 x 2160. A JPEG or PNG frame is checked from its
     /// header, before it is decoded. A larger frame gets RESOURCE_EXHAUSTED.
-    #[arg(long, env = "GRPC_SHOWCASE_MAX_FRAME_PIXELS", default_value_t = 3840 * 2160)]
+    #[arg(long, env = "GRPC_SHOWCASE_MAX_FRAME_PIXELS", default_value_t = defaults().frame_limits.max_pixels)]
     pub max_frame_pixels: u64,
 
     /// The largest video frame the video service accepts, in bytes of frame data; the
     /// default, 32 MiB, holds a raw 4K RGB frame (24.9 MB). The video service's message
     /// limit is this plus 1 KiB, instead of --max-message-size. Clients need a
     /// matching limit for the processed frames they receive.
-    #[arg(long, env = "GRPC_SHOWCASE_MAX_FRAME_BYTES", default_value_t = 32 * 1024 * 1024)]
+    #[arg(long, env = "GRPC_SHOWCASE_MAX_FRAME_BYTES", default_value_t = defaults().frame_limits.max_bytes)]
     pub max_frame_bytes: usize,
 
     /// Require bearer tokens: a JSON file listing each token's name, secret and the
@@ -144,15 +157,15 @@ pub struct Config {
 
     /// How long the REST gateway waits for the fraud service (sent as the call's
     /// deadline); past it the client gets 504.
-    #[arg(long, env = "GRPC_SHOWCASE_GATEWAY_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
-    pub gateway_timeout: Duration,
+    #[arg(long, env = "GRPC_SHOWCASE_GATEWAY_TIMEOUT", default_value_t = flag(defaults().gateway_timeout))]
+    pub gateway_timeout: humantime::Duration,
 
     /// The most calls one HTTP/2 connection may have open at once
     /// (SETTINGS_MAX_CONCURRENT_STREAMS); a client waits for a free one.
     #[arg(
         long,
         env = "GRPC_SHOWCASE_MAX_CONCURRENT_STREAMS",
-        default_value_t = 200
+        default_value_t = defaults().max_concurrent_streams
     )]
     pub max_concurrent_streams: u32,
 
@@ -161,24 +174,24 @@ pub struct Config {
     #[arg(
         long,
         env = "GRPC_SHOWCASE_MAX_CONCURRENT_REQUESTS",
-        default_value_t = 1000
+        default_value_t = defaults().max_concurrent_requests
     )]
     pub max_concurrent_requests: usize,
 
     /// How often to ping an idle client over HTTP/2 to check it is still there; 0
     /// turns the pings off.
-    #[arg(long, env = "GRPC_SHOWCASE_HTTP2_KEEPALIVE_INTERVAL", default_value = "60s", value_parser = humantime::parse_duration)]
-    pub http2_keepalive_interval: Duration,
+    #[arg(long, env = "GRPC_SHOWCASE_HTTP2_KEEPALIVE_INTERVAL", default_value_t = flag(defaults().http2_keepalive_interval.unwrap_or_default()))]
+    pub http2_keepalive_interval: humantime::Duration,
 
     /// How long a keepalive ping may go unanswered before the connection is closed.
-    #[arg(long, env = "GRPC_SHOWCASE_HTTP2_KEEPALIVE_TIMEOUT", default_value = "20s", value_parser = humantime::parse_duration)]
-    pub http2_keepalive_timeout: Duration,
+    #[arg(long, env = "GRPC_SHOWCASE_HTTP2_KEEPALIVE_TIMEOUT", default_value_t = flag(defaults().http2_keepalive_timeout))]
+    pub http2_keepalive_timeout: humantime::Duration,
 
     /// The longest a unary call sent without a deadline (grpc-timeout) may take; past
     /// it, DEADLINE_EXCEEDED. A client's own deadline always applies instead. Streams
     /// are not limited. 0 turns the limit off.
-    #[arg(long, env = "GRPC_SHOWCASE_DEFAULT_UNARY_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
-    pub default_unary_timeout: Duration,
+    #[arg(long, env = "GRPC_SHOWCASE_DEFAULT_UNARY_TIMEOUT", default_value_t = flag(defaults().default_unary_timeout.unwrap_or_default()))]
+    pub default_unary_timeout: humantime::Duration,
 
     /// How many threads run calls (Tokio's worker threads). The default is the number of
     /// CPUs this process may use, after its CPU affinity and cgroup quota (Rust's
@@ -211,10 +224,10 @@ impl Config {
             .map(Tokens::load)
             .transpose()?
             .map(Arc::new);
-        let nonzero = |duration: Duration| (!duration.is_zero()).then_some(duration);
+        let nonzero = |duration: humantime::Duration| (!duration.is_zero()).then_some(*duration);
         Ok(Settings {
             max_message_size: self.max_message_size,
-            shutdown_grace: self.shutdown_grace,
+            shutdown_grace: *self.shutdown_grace,
             models_dir: self.models_dir.clone(),
             fraud_model: self.fraud_model.clone(),
             data_dir: self.data_dir.clone(),
@@ -235,11 +248,11 @@ impl Config {
             cors_allowed_origins: self.cors_allow_origin.clone(),
             gateway_upstream: self.gateway_upstream.clone(),
             gateway_upstream_ca: self.gateway_upstream_ca.clone(),
-            gateway_timeout: self.gateway_timeout,
+            gateway_timeout: *self.gateway_timeout,
             max_concurrent_streams: self.max_concurrent_streams,
             max_concurrent_requests: self.max_concurrent_requests,
             http2_keepalive_interval: nonzero(self.http2_keepalive_interval),
-            http2_keepalive_timeout: self.http2_keepalive_timeout,
+            http2_keepalive_timeout: *self.http2_keepalive_timeout,
             default_unary_timeout: nonzero(self.default_unary_timeout),
             ..Settings::default()
         })
@@ -254,12 +267,17 @@ mod tests {
     fn defaults_listen_on_loopback_only() {
         let config = Config::parse_from(["grpc-showcase"]);
         assert_eq!(config.listen, "127.0.0.1:50051".parse().unwrap());
+    }
+
+    /// The flags' defaults are the settings' defaults, read from [`Settings::default`]:
+    /// nothing given on the command line is the same server as `Settings::default()`.
+    #[test]
+    fn flag_defaults_are_the_settings_defaults() {
+        let from_flags = Config::parse_from(["grpc-showcase"]).settings().unwrap();
         assert_eq!(
-            config.settings().unwrap().shutdown_grace,
-            Duration::from_secs(10)
+            format!("{from_flags:?}"),
+            format!("{:?}", Settings::default())
         );
-        assert_eq!(config.settings().unwrap().max_message_size, 4 * 1024 * 1024);
-        assert_eq!(config.settings().unwrap().frame_limits, Limits::default());
     }
 
     #[test]
@@ -280,7 +298,7 @@ mod tests {
             "1000000",
         ]);
         assert_eq!(config.listen.port(), 6000);
-        assert_eq!(config.shutdown_grace, Duration::from_millis(1500));
+        assert_eq!(*config.shutdown_grace, Duration::from_millis(1500));
         assert_eq!(config.max_message_size, 1024);
         assert_eq!(config.log_format, LogFormat::Json);
         assert_eq!(

@@ -31,6 +31,46 @@ impl FraudService {
     }
 }
 
+/// The request's fields are the transaction's, one for one (same names, same units).
+impl From<PredictionRequest> for Transaction {
+    fn from(request: PredictionRequest) -> Self {
+        let PredictionRequest {
+            transaction_id,
+            amount,
+            time,
+            age_of_account,
+            number_of_transactions,
+        } = request;
+        Self {
+            transaction_id,
+            amount,
+            time,
+            age_of_account,
+            number_of_transactions,
+        }
+    }
+}
+
+/// The request a client (such as the REST gateway) sends for a transaction.
+impl From<Transaction> for PredictionRequest {
+    fn from(transaction: Transaction) -> Self {
+        let Transaction {
+            transaction_id,
+            amount,
+            time,
+            age_of_account,
+            number_of_transactions,
+        } = transaction;
+        Self {
+            transaction_id,
+            amount,
+            time,
+            age_of_account,
+            number_of_transactions,
+        }
+    }
+}
+
 fn fraud_status(err: FraudError) -> Status {
     let message = err.to_string();
     match err {
@@ -55,13 +95,7 @@ impl FraudDetectionService for FraudService {
             other => super::model::model_status(other.clone()),
         })?;
         let model = batcher.model();
-        let transaction = Transaction {
-            transaction_id: request.transaction_id,
-            amount: request.amount,
-            time: request.time,
-            age_of_account: request.age_of_account,
-            number_of_transactions: request.number_of_transactions,
-        };
+        let transaction = Transaction::from(request);
         let threshold = fraud::threshold(model).map_err(fraud_status)?;
         let features = fraud::features(&transaction).map_err(fraud_status)?;
         // Five features through a small MLP: microseconds, mostly tract's fixed cost per
@@ -72,7 +106,7 @@ impl FraudDetectionService for FraudService {
             .map_err(|err| fraud_status(FraudError::Model(err)))?;
         let verdict = fraud::verdict(&output, threshold).map_err(fraud_status)?;
         Ok(Response::new(PredictionResponse {
-            transaction_id: request.transaction_id,
+            transaction_id: transaction.transaction_id,
             predicted_label: verdict.fraudulent,
             fraud_probability: verdict.probability,
             threshold: verdict.threshold,

@@ -45,6 +45,7 @@ use tonic_types::StatusExt;
 use tower::util::BoxCloneSyncService;
 use tracing::{debug, warn};
 
+use super::layers::codes::code_name;
 use crate::{
     domain::auth::{AuthError, Tokens},
     proto::fraud_detection::{
@@ -182,13 +183,7 @@ impl Gateway {
                 );
             }
         };
-        let mut call = tonic::Request::new(PredictionRequest {
-            transaction_id: transaction.transaction_id,
-            amount: transaction.amount,
-            time: transaction.time,
-            age_of_account: transaction.age_of_account,
-            number_of_transactions: transaction.number_of_transactions,
-        });
+        let mut call = tonic::Request::new(PredictionRequest::from(transaction));
         // The deadline travels as grpc-timeout: the upstream stops at it too.
         call.set_timeout(self.timeout);
         // The caller's token goes upstream: the upstream checks it against its own
@@ -220,29 +215,6 @@ impl Gateway {
             "model_version": reply.model_version,
         });
         json_response(StatusCode::OK, &body)
-    }
-}
-
-/// The canonical upper-case name of a gRPC code, as in Google's API errors.
-fn code_name(code: Code) -> &'static str {
-    match code {
-        Code::Ok => "OK",
-        Code::Cancelled => "CANCELLED",
-        Code::Unknown => "UNKNOWN",
-        Code::InvalidArgument => "INVALID_ARGUMENT",
-        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
-        Code::NotFound => "NOT_FOUND",
-        Code::AlreadyExists => "ALREADY_EXISTS",
-        Code::PermissionDenied => "PERMISSION_DENIED",
-        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
-        Code::FailedPrecondition => "FAILED_PRECONDITION",
-        Code::Aborted => "ABORTED",
-        Code::OutOfRange => "OUT_OF_RANGE",
-        Code::Unimplemented => "UNIMPLEMENTED",
-        Code::Internal => "INTERNAL",
-        Code::Unavailable => "UNAVAILABLE",
-        Code::DataLoss => "DATA_LOSS",
-        Code::Unauthenticated => "UNAUTHENTICATED",
     }
 }
 
@@ -294,8 +266,8 @@ fn upstream_error(status: &Status, timeout: Duration) -> Response<Body> {
         .and_then(|bad| bad.field_violations.first().map(|v| v.field.clone()));
     // The client-side CANCELLED of an expired deadline is, to the caller, the deadline.
     let name = match code {
-        Code::Cancelled => code_name(Code::DeadlineExceeded),
-        code => code_name(code),
+        Code::Cancelled => code_name(Code::DeadlineExceeded).canonical,
+        code => code_name(code).canonical,
     };
     let mut response = error(http, name, message, field);
     if code == Code::Unauthenticated {

@@ -28,7 +28,10 @@ use tonic::body::Body;
 use tower::{Layer, Service};
 
 use super::guard::{CallFuture, CallGuard, Item};
-use super::methods::{RpcType, is_grpc};
+use super::{
+    codes::CODE_NAMES,
+    methods::{RpcType, is_grpc},
+};
 use crate::domain::streams::ActiveStreams;
 
 /// The path the metrics are served on.
@@ -41,27 +44,6 @@ const BUCKETS: [f64; 14] = [
 
 /// The trailer (or, trailers-only, header) that carries a call's status code.
 const GRPC_STATUS: http::HeaderName = http::HeaderName::from_static("grpc-status");
-
-/// The canonical names of the gRPC status codes 0 to 16 (as grpc-go prints them).
-const CODE_NAMES: [&str; 17] = [
-    "OK",
-    "Canceled",
-    "Unknown",
-    "InvalidArgument",
-    "DeadlineExceeded",
-    "NotFound",
-    "AlreadyExists",
-    "PermissionDenied",
-    "ResourceExhausted",
-    "FailedPrecondition",
-    "Aborted",
-    "OutOfRange",
-    "Unimplemented",
-    "Internal",
-    "Unavailable",
-    "DataLoss",
-    "Unauthenticated",
-];
 
 /// A server's metrics: the recorder, and what it needs to label calls.
 #[derive(Clone)]
@@ -288,7 +270,7 @@ impl MethodMetrics {
     fn handled(&self, recorder: &PrometheusRecorder, code: usize) -> &Counter {
         self.handled[code].get_or_init(|| {
             let mut labels = self.labels.clone();
-            labels.push(Label::new("grpc_code", CODE_NAMES[code]));
+            labels.push(Label::new("grpc_code", CODE_NAMES[code].go));
             recorder.register_counter(
                 &Key::from_parts("grpc_server_handled_total", labels),
                 &metadata(),
