@@ -28,6 +28,27 @@ fn main() -> ExitCode {
     }
 }
 
+/// Keeps the kernel from backing this process's memory with 2 MiB transparent huge
+/// pages. mimalloc asks for them on its arenas (`madvise(MADV_HUGEPAGE)`: the v3
+/// allocator's `allow_thp` option, on by default, as compiled by libmimalloc-sys 0.1.49),
+/// and the server's heap is a few megabytes spread thinly over them: the idle release
+/// server held 20.2 MB of anonymous memory with them and 3.9 MB without
+/// (`/proc/PID/status` RssAnon after start and three calls). `PR_SET_THP_DISABLE`
+/// overrides the madvise for the whole process. Best effort: a kernel without it (before
+/// Linux 3.15) keeps its default.
+///
+/// It runs as an ELF constructor (`.init_array`), before Rust's runtime makes its first
+/// allocation: called at the top of `main`, it came after mimalloc had already faulted
+/// in its first huge page (7.3 MB RssAnon instead of 3.9).
+#[used]
+#[unsafe(link_section = ".init_array")]
+static DISABLE_TRANSPARENT_HUGE_PAGES: extern "C" fn() = disable_transparent_huge_pages;
+
+extern "C" fn disable_transparent_huge_pages() {
+    // SAFETY: prctl(2) with PR_SET_THP_DISABLE reads only its integer arguments.
+    let _ = unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
+}
+
 /// Runs the server as `config` says until SIGINT or SIGTERM.
 async fn run(config: Config) -> ExitCode {
     let filter = match EnvFilter::try_new(&config.log_level) {

@@ -297,6 +297,22 @@ async fn acknowledged_feedback_survives_sigkill() {
     }
 }
 
+/// The binary runs without transparent huge pages (src/main.rs: its allocator would
+/// otherwise spread a small heap over 2 MiB pages), from before its first allocation.
+#[test]
+fn the_server_runs_without_transparent_huge_pages() {
+    let server = Running::start();
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid())).unwrap();
+    let thp = status
+        .lines()
+        .find_map(|line| line.strip_prefix("THP_enabled:"))
+        .map(str::trim);
+    // Kernels before 5.0 do not report it; there is nothing to check then.
+    if let Some(thp) = thp {
+        assert_eq!(thp, "0", "{status}");
+    }
+}
+
 /// A test that fails after starting the server binary leaves nothing running: the
 /// server is killed and reaped as the failing test unwinds.
 #[test]
