@@ -26,9 +26,10 @@ const HEALTH_PREFIX: &str = "/grpc.health.v1.Health/";
 
 /// A [`Layer`] that limits the calls in progress to a number shared by every connection.
 ///
-/// Not tower's `ConcurrencyLimit`: that one waits for a free slot instead of refusing,
-/// and gives its permit back when the response's headers are ready, so a stream would
-/// stop counting as soon as it starts.
+/// Not tower's `ConcurrencyLimit`: that one waits for a free slot in `poll_ready` instead
+/// of refusing, and its permit lives in the response future (tower 0.5.3,
+/// src/limit/concurrency/future.rs), so it is given back when the response's headers are
+/// ready: a stream would stop counting as soon as it starts.
 #[derive(Debug, Clone)]
 pub struct ConcurrencyLimitLayer {
     slots: Arc<Semaphore>,
