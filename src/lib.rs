@@ -35,12 +35,14 @@
 //! - [`domain`]: the real work, testable without gRPC; besides the modules above,
 //!   [`domain::auth`] (bearer tokens and their permissions) and [`domain::streams`] (the
 //!   count of streams in progress).
-//! - [`proto`]: the code generated from `proto/` and the descriptor set for reflection.
+//! - [`proto`]: the code generated from `proto/` and the descriptor set for reflection;
+//!   [`codes`]: the names of the gRPC status codes (plain data, used at every layer).
 //!
 //! `ARCHITECTURE.md` follows one call through all of it.
 
 #![warn(missing_docs)]
 
+pub mod codes;
 pub mod config;
 pub mod domain;
 pub mod proto;

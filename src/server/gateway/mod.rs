@@ -45,8 +45,8 @@ use tonic_types::StatusExt;
 use tower::util::BoxCloneSyncService;
 use tracing::{debug, warn};
 
-use super::layers::codes::code_name;
 use crate::{
+    codes::code_name,
     domain::auth::{AuthError, Tokens},
     proto::fraud_detection::{
         PredictionRequest, fraud_detection_service_client::FraudDetectionServiceClient,
@@ -265,10 +265,11 @@ fn upstream_error(status: &Status, timeout: Duration) -> Response<Body> {
         .bad_request()
         .and_then(|bad| bad.field_violations.first().map(|v| v.field.clone()));
     // The client-side CANCELLED of an expired deadline is, to the caller, the deadline.
-    let name = match code {
-        Code::Cancelled => code_name(Code::DeadlineExceeded).canonical,
-        code => code_name(code).canonical,
+    let shown = match code {
+        Code::Cancelled => Code::DeadlineExceeded,
+        code => code,
     };
+    let name = code_name(shown as i32).map_or("UNKNOWN", |names| names.canonical);
     let mut response = error(http, name, message, field);
     if code == Code::Unauthenticated {
         add_www_authenticate(&mut response);

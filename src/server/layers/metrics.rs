@@ -28,11 +28,8 @@ use tonic::body::Body;
 use tower::{Layer, Service};
 
 use super::guard::{CallFuture, CallGuard, Item};
-use super::{
-    codes::CODE_NAMES,
-    methods::{RpcType, is_grpc},
-};
-use crate::domain::streams::ActiveStreams;
+use super::methods::{RpcType, is_grpc};
+use crate::{codes::CODE_NAMES, domain::streams::ActiveStreams};
 
 /// The path the metrics are served on.
 pub const METRICS_PATH: &str = "/metrics";

@@ -14,7 +14,6 @@
 //! headers; and each answers with a gRPC status, not an HTTP error.
 
 pub mod auth;
-pub mod codes;
 pub mod deadline;
 pub mod guard;
 pub mod limit;

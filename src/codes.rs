@@ -1,6 +1,7 @@
 //! The names of the gRPC status codes, in the two spellings people meet, in one table.
-
-use tonic::Code;
+//!
+//! Plain data, no tonic: the server's layers, the gateway, the services and the domain
+//! modules that let a client name a status code all read it.
 
 /// A status code's names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,14 +40,28 @@ const fn name(canonical: &'static str, go: &'static str) -> CodeName {
     CodeName { canonical, go }
 }
 
-/// The names of `code`.
-pub fn code_name(code: Code) -> CodeName {
-    // tonic's Code is the code's number, 0 to 16.
-    CODE_NAMES[code as usize]
+/// The names of the code numbered `code`, 0 to 16; `None` for any other number.
+pub fn code_name(code: i32) -> Option<CodeName> {
+    usize::try_from(code).ok().and_then(|i| CODE_NAMES.get(i)).copied()
+}
+
+/// The number of the code named `name`: its canonical name or grpc-go's, in any case
+/// (`UNAVAILABLE`, `Unavailable`, `unavailable`), or its number (`14`).
+pub fn parse_code(name: &str) -> Option<i32> {
+    let name = name.trim();
+    if let Ok(number) = name.parse::<i32>() {
+        return code_name(number).map(|_| number);
+    }
+    let position = CODE_NAMES.iter().position(|names| {
+        names.canonical.eq_ignore_ascii_case(name) || names.go.eq_ignore_ascii_case(name)
+    })?;
+    i32::try_from(position).ok()
 }
 
 #[cfg(test)]
 mod tests {
+    use tonic::Code;
+
     use super::*;
 
     #[test]
@@ -75,8 +90,22 @@ mod tests {
             assert_eq!(names.go, go);
         }
         assert_eq!(
-            code_name(Code::InvalidArgument).canonical,
+            code_name(Code::InvalidArgument as i32).unwrap().canonical,
             "INVALID_ARGUMENT"
         );
+        assert_eq!(code_name(17), None);
+        assert_eq!(code_name(-1), None);
+    }
+
+    #[test]
+    fn codes_parse_from_either_spelling_or_their_number() {
+        for name in ["UNAVAILABLE", "Unavailable", "unavailable", "14", " 14 "] {
+            assert_eq!(parse_code(name), Some(14), "{name}");
+        }
+        assert_eq!(parse_code("canceled"), Some(1));
+        assert_eq!(parse_code("CANCELLED"), Some(1));
+        for bad in ["", "17", "-1", "SERVICE_UNKNOWN", "Unavailable!"] {
+            assert_eq!(parse_code(bad), None, "{bad}");
+        }
     }
 }
