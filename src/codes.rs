@@ -42,7 +42,10 @@ const fn name(canonical: &'static str, go: &'static str) -> CodeName {
 
 /// The names of the code numbered `code`, 0 to 16; `None` for any other number.
 pub fn code_name(code: i32) -> Option<CodeName> {
-    usize::try_from(code).ok().and_then(|i| CODE_NAMES.get(i)).copied()
+    usize::try_from(code)
+        .ok()
+        .and_then(|i| CODE_NAMES.get(i))
+        .copied()
 }
 
 /// The number of the code named `name`: its canonical name or grpc-go's, in any case

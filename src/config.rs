@@ -193,6 +193,12 @@ pub struct Config {
     #[arg(long, env = "GRPC_SHOWCASE_DEFAULT_UNARY_TIMEOUT", default_value_t = flag(defaults().default_unary_timeout.unwrap_or_default()))]
     pub default_unary_timeout: humantime::Duration,
 
+    /// The name of this server instance, which the echo service puts in every reply's
+    /// x-echo-instance header, so that a client balancing over several servers sees
+    /// which one answered. Default: this machine's host name and the port.
+    #[arg(long, env = "GRPC_SHOWCASE_INSTANCE_NAME", value_name = "NAME")]
+    pub instance_name: Option<String>,
+
     /// How many threads run calls (Tokio's worker threads). The default is the number of
     /// CPUs this process may use, after its CPU affinity and cgroup quota (Rust's
     /// `available_parallelism`). With one thread the server runs Tokio's current-thread
@@ -254,6 +260,7 @@ impl Config {
             http2_keepalive_interval: nonzero(self.http2_keepalive_interval),
             http2_keepalive_timeout: *self.http2_keepalive_timeout,
             default_unary_timeout: nonzero(self.default_unary_timeout),
+            instance_name: self.instance_name.clone(),
             ..Settings::default()
         })
     }

@@ -16,6 +16,7 @@
 //! | `fraud_detection.FraudDetectionService` | [`services::fraud_detection`] | [`domain::fraud`] on [`domain::models`] |
 //! | `feedback.FeedbackService` | [`services::feedback`] | [`domain::feedback`] |
 //! | `video.VideoProcessing` | [`services::video`] | [`domain::video`] |
+//! | `grpc.examples.echo.Echo` | [`services::echo`] | [`domain::echo`] |
 //! | `grpc.health.v1.Health` | [`services::health`] | [`domain::health`] |
 //! | `grpc.reflection.v1` and `v1alpha` | tonic-reflection, set up in [`server::routes`] | [`proto::FILE_DESCRIPTOR_SET`] |
 //! | `POST /api/FraudActivity` (REST) | [`server::gateway`] | a gRPC call to the fraud service |

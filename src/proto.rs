@@ -33,6 +33,11 @@ pub mod video {
     tonic::include_proto!("video");
 }
 
+/// `proto/echo.proto`: grpc-go's echo service, behaviours chosen in metadata.
+pub mod echo {
+    tonic::include_proto!("grpc.examples.echo");
+}
+
 /// The encoded `FileDescriptorSet` of every file under `proto/`, with source info kept,
 /// so that reflection clients (`grpcurl describe`) see the proto comments.
 pub const FILE_DESCRIPTOR_SET: &[u8] =

@@ -51,6 +51,8 @@ fn help_explains_every_flag_and_its_environment_variable() {
         "GRPC_SHOWCASE_DEFAULT_UNARY_TIMEOUT",
         "--worker-threads",
         "GRPC_SHOWCASE_WORKER_THREADS",
+        "--instance-name",
+        "GRPC_SHOWCASE_INSTANCE_NAME",
     ] {
         assert!(
             help.contains(expected),

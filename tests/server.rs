@@ -22,10 +22,11 @@ use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus as Pb, health_client::HealthClient,
 };
 
-const SERVICES: [&str; 9] = [
+const SERVICES: [&str; 10] = [
     "calculator.Calculator",
     "feedback.FeedbackService",
     "fraud_detection.FraudDetectionService",
+    "grpc.examples.echo.Echo",
     "grpc.health.v1.Health",
     "grpc.reflection.v1.ServerReflection",
     "grpc.reflection.v1alpha.ServerReflection",

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod calculator;
+pub mod echo;
 pub mod feedback;
 pub mod fraud;
 pub mod greeter;

@@ -92,6 +92,8 @@ pub enum ServeError {
     Gateway(String),
     /// A descriptor set given to reflection was invalid.
     Reflection(tonic_reflection::server::Error),
+    /// A setting's value cannot be used (the message names the flag).
+    Setting(String),
 }
 
 impl std::fmt::Display for ServeError {
@@ -103,6 +105,7 @@ impl std::fmt::Display for ServeError {
             ServeError::Tls(err) => write!(f, "TLS: {err}"),
             ServeError::Gateway(err) => write!(f, "REST gateway: {err}"),
             ServeError::Reflection(err) => write!(f, "reflection setup failed: {err}"),
+            ServeError::Setting(err) => f.write_str(err),
         }
     }
 }
@@ -236,15 +239,20 @@ impl Server {
         // Decoded once: metrics label by it, the deadline layer picks the unary methods.
         let known_methods = methods::methods(&routes::DESCRIPTOR_SETS);
         let metrics = metrics::Metrics::new(&known_methods, streams.clone());
-        let (routes, names) = routes::routes(&settings, &health, &streams, &models, feedback)?;
+        let local_addr = listener.local_addr()?;
+        let instance = settings
+            .instance_name
+            .clone()
+            .unwrap_or_else(|| default_instance_name(local_addr));
+        let (routes, names) =
+            routes::routes(&settings, &health, &streams, &models, feedback, &instance)?;
         let grpc = grpc_stack(&settings, &known_methods, metrics.clone(), routes);
         let service = edge::service(&settings, grpc, metrics, upstream)?;
 
         set_serving(&health, &names, &settings, &models);
         edge::log_settings(&settings);
-        let local_addr = listener.local_addr()?;
         let scheme = if tls.is_some() { "TLS" } else { "plaintext" };
-        info!(services = ?names, "listening on {local_addr} ({scheme})");
+        info!(services = ?names, %instance, "listening on {local_addr} ({scheme})");
 
         let mut listener = listener::Listener::new(listener, tls, &settings);
         listener.run(service, shutdown).await;
@@ -252,6 +260,17 @@ impl Server {
         listener.shut_down(settings.shutdown_grace).await;
         Ok(())
     }
+}
+
+/// The instance name without `--instance-name`: this machine's host name and the port,
+/// which tells apart servers on one machine as well as machines.
+fn default_instance_name(addr: SocketAddr) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_owned())
+        .ok()
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned());
+    format!("{host}:{}", addr.port())
 }
 
 /// The layers every gRPC call goes through, from the network or from the REST gateway,

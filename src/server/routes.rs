@@ -16,7 +16,7 @@ use crate::{
         streams::ActiveStreams,
     },
     proto::{
-        self, calculator::calculator_server::CalculatorServer,
+        self, calculator::calculator_server::CalculatorServer, echo::echo_server::EchoServer,
         feedback::feedback_service_server::FeedbackServiceServer,
         fraud_detection::fraud_detection_service_server::FraudDetectionServiceServer,
         helloworld::greeter_server::GreeterServer,
@@ -24,8 +24,14 @@ use crate::{
         video::video_processing_server::VideoProcessingServer,
     },
     services::{
-        calculator::CalculatorService, feedback::FeedbackService, fraud_detection::FraudService,
-        greeter::GreeterService, health::HealthService, model::ModelService, video::VideoService,
+        calculator::CalculatorService,
+        echo::{EchoService, metadata::EchoMetadata},
+        feedback::FeedbackService,
+        fraud_detection::FraudService,
+        greeter::GreeterService,
+        health::HealthService,
+        model::ModelService,
+        video::VideoService,
     },
 };
 
@@ -60,8 +66,12 @@ pub(super) fn routes(
     streams: &ActiveStreams,
     models: &Arc<ModelRegistry>,
     feedback: FeedbackStore,
+    instance: &str,
 ) -> Result<(Routes, Vec<String>), ServeError> {
     let limit = settings.max_message_size;
+    let echo = EchoServer::new(EchoService::new(streams.clone()))
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit);
     let greeter = GreeterServer::new(GreeterService::new(
         settings.greeting_interval,
         streams.clone(),
@@ -109,6 +119,8 @@ pub(super) fn routes(
         .build_v1alpha()
         .map_err(ServeError::Reflection)?;
 
+    let echo = EchoMetadata::new(with_compression!(echo), instance)
+        .map_err(|err| ServeError::Setting(format!("--instance-name {instance:?}: {err}")))?;
     let (greeter, calculator, model, fraud) = (
         with_compression!(greeter),
         with_compression!(calculator),
@@ -127,6 +139,7 @@ pub(super) fn routes(
 
     let names = vec![
         name_of(&greeter),
+        name_of(&echo),
         name_of(&calculator),
         name_of(&model),
         name_of(&fraud),
@@ -138,6 +151,7 @@ pub(super) fn routes(
     ];
     let routes = Routes::builder()
         .add_service(greeter)
+        .add_service(echo)
         .add_service(calculator)
         .add_service(model)
         .add_service(fraud)

@@ -70,6 +70,10 @@ pub struct Settings {
     pub http2_keepalive_timeout: Duration,
     /// The limit of unary calls sent without a deadline; `None`: no limit.
     pub default_unary_timeout: Option<Duration>,
+    /// The name the echo service gives as the instance that answered (`x-echo-instance`),
+    /// so that a client balancing over several servers sees which one answered; `None`:
+    /// this machine's host name and the port.
+    pub instance_name: Option<String>,
 }
 
 /// The largest message of the video service, in bytes: a frame's data plus room for
@@ -89,7 +93,7 @@ impl Default for Settings {
     /// no auth, no TLS, no CORS; the gateway calls this server with a 5 s timeout; 200
     /// calls per connection (hyper's default), 1000 in all; a keepalive ping every 60 s
     /// answered within 20 s (grpc-go's default timeout); unary calls without a deadline
-    /// limited to 30 s.
+    /// limited to 30 s; the instance named after the host and port.
     ///
     /// These are also the defaults of the command line's flags, which read them from
     /// here ([`crate::config`]): this is the one place they are written.
@@ -114,6 +118,7 @@ impl Default for Settings {
             http2_keepalive_interval: Some(Duration::from_secs(60)),
             http2_keepalive_timeout: Duration::from_secs(20),
             default_unary_timeout: Some(Duration::from_secs(30)),
+            instance_name: None,
         }
     }
 }
