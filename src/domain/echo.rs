@@ -261,9 +261,9 @@ pub enum Attempt {
     },
 }
 
-/// How many calls each retry key has seen, for [`Flaky`] calls: at most
-/// [`RetryKeys::capacity`] keys, each forgotten [`RetryKeys::ttl`] after its last call,
-/// the least recently used first when full.
+/// How many calls each retry key has seen, for [`Flaky`] calls: a bounded number of
+/// keys, each forgotten some time after its last call, the least recently used first
+/// when full (see [`RetryKeys::new`]).
 #[derive(Debug)]
 pub struct RetryKeys {
     /// Attempts so far and the time of the last one, by key.
