@@ -1,17 +1,32 @@
-//! Compiles every `.proto` under `proto/` with protox (pure Rust: a fresh machine has no
-//! `protoc`) and generates the tonic servers and clients with tonic-prost-build.
+//! Compiles every `.proto` under `proto/` and its subdirectories with protox (pure Rust:
+//! a fresh machine has no `protoc`) and generates the tonic servers and clients with
+//! tonic-prost-build.
 //!
 //! The same descriptor set, with source info (the proto comments) kept, is written to
 //! `$OUT_DIR/descriptor_set.bin`; server reflection serves it, which is how
 //! `grpcurl describe` shows the comments.
 
-use std::{env, fs, path::PathBuf};
+use std::{
+    env, fs,
+    path::{Path, PathBuf},
+};
+
+/// Every `.proto` file under `dir`, in its subdirectories too (`proto/grpc/testing/`).
+fn protos_in(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut protos = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            protos.extend(protos_in(&path)?);
+        } else if path.extension().is_some_and(|ext| ext == "proto") {
+            protos.push(path);
+        }
+    }
+    Ok(protos)
+}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut protos: Vec<PathBuf> = fs::read_dir("proto")?
-        .map(|entry| entry.map(|e| e.path()))
-        .collect::<Result<_, _>>()?;
-    protos.retain(|path| path.extension().is_some_and(|ext| ext == "proto"));
+    let mut protos = protos_in(Path::new("proto"))?;
     // A stable order keeps the generated files and the descriptor set reproducible.
     protos.sort();
 

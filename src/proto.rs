@@ -38,6 +38,11 @@ pub mod echo {
     tonic::include_proto!("grpc.examples.echo");
 }
 
+/// `proto/grpc/testing/`: the gRPC interop tests' TestService and UnimplementedService.
+pub mod interop {
+    tonic::include_proto!("grpc.testing");
+}
+
 /// The encoded `FileDescriptorSet` of every file under `proto/`, with source info kept,
 /// so that reflection clients (`grpcurl describe`) see the proto comments.
 pub const FILE_DESCRIPTOR_SET: &[u8] =

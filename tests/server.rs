@@ -22,7 +22,7 @@ use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus as Pb, health_client::HealthClient,
 };
 
-const SERVICES: [&str; 10] = [
+const SERVICES: [&str; 12] = [
     "calculator.Calculator",
     "feedback.FeedbackService",
     "fraud_detection.FraudDetectionService",
@@ -30,6 +30,8 @@ const SERVICES: [&str; 10] = [
     "grpc.health.v1.Health",
     "grpc.reflection.v1.ServerReflection",
     "grpc.reflection.v1alpha.ServerReflection",
+    "grpc.testing.TestService",
+    "grpc.testing.UnimplementedService",
     "helloworld.Greeter",
     "model.ModelInference",
     "video.VideoProcessing",

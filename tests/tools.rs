@@ -7,10 +7,14 @@ use std::process::Stdio;
 
 use common::{
     TestServer,
-    process::{run_client, tokio_command, workspace_binary},
+    certs::{TestCa, write},
+    process::{run_binary, run_client, tokio_command, workspace_binary},
     running::server_binary,
 };
-use grpc_showcase::proto::helloworld::{HelloRequest, greeter_client::GreeterClient};
+use grpc_showcase::{
+    proto::helloworld::{HelloRequest, greeter_client::GreeterClient},
+    server::{Settings, TlsFiles},
+};
 
 #[tokio::test]
 async fn load_tool_reports_throughput_and_latency_without_errors() {
@@ -161,4 +165,72 @@ async fn startup_tool_times_the_binary_to_serving_with_every_model_ready() {
         assert!(line.ends_with(&format!(", {models} models ready")), "{out}");
     }
     assert!(out.contains("startup ms: median "), "{out}");
+}
+
+/// The interop client (bench/interop) passes every standard case of the gRPC interop
+/// spec against this server: the TestService's features, through a client that sees
+/// the wire (per-message compression flags, trailers, the server's deadline status).
+#[tokio::test]
+async fn interop_client_passes_every_case() {
+    let server = TestServer::start().await;
+    let port = server.addr.port().to_string();
+    let out = run_binary(
+        "interop_client",
+        &[
+            "--server_host=127.0.0.1",
+            &format!("--server_port={port}"),
+            "--test_case=all",
+        ],
+    )
+    .await;
+    let passed = out
+        .lines()
+        .filter(|line| line.ends_with(": PASSED"))
+        .count();
+    assert_eq!(passed, 18, "{out}");
+    for case in [
+        "server_compressed_streaming",
+        "client_compressed_streaming",
+        "custom_metadata",
+        "special_status_message",
+        "timeout_on_sleeping_server",
+    ] {
+        assert!(out.contains(&format!("{case}: PASSED")), "{out}");
+    }
+}
+
+/// The same client over TLS (`--use_tls=true`), trusting the test CA.
+#[tokio::test]
+async fn interop_client_over_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new("interop test CA");
+    let (cert, key) = ca.issue("localhost");
+    let server = TestServer::with_settings(Settings {
+        tls: Some(TlsFiles {
+            cert: write(&dir, "server.pem", &cert),
+            key: write(&dir, "server.key", &key),
+            client_ca: None,
+        }),
+        ..Settings::default()
+    })
+    .await;
+    let ca_file = write(&dir, "ca.pem", &ca.pem());
+    for case in [
+        "large_unary",
+        "server_compressed_streaming",
+        "custom_metadata",
+    ] {
+        let out = run_binary(
+            "interop_client",
+            &[
+                "--server_host=localhost",
+                &format!("--server_port={}", server.addr.port()),
+                "--use_tls=true",
+                &format!("--ca_file={}", ca_file.display()),
+                &format!("--test_case={case}"),
+            ],
+        )
+        .await;
+        assert_eq!(out.trim(), format!("{case}: PASSED"));
+    }
 }

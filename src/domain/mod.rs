@@ -8,6 +8,7 @@ pub mod feedback;
 pub mod fraud;
 pub mod greeter;
 pub mod health;
+pub mod interop;
 pub mod models;
 pub mod streams;
 pub mod video;

@@ -16,10 +16,16 @@ use crate::{
         streams::ActiveStreams,
     },
     proto::{
-        self, calculator::calculator_server::CalculatorServer, echo::echo_server::EchoServer,
+        self,
+        calculator::calculator_server::CalculatorServer,
+        echo::echo_server::EchoServer,
         feedback::feedback_service_server::FeedbackServiceServer,
         fraud_detection::fraud_detection_service_server::FraudDetectionServiceServer,
         helloworld::greeter_server::GreeterServer,
+        interop::{
+            test_service_server::TestServiceServer,
+            unimplemented_service_server::UnimplementedServiceServer,
+        },
         model::model_inference_server::ModelInferenceServer,
         video::video_processing_server::VideoProcessingServer,
     },
@@ -30,6 +36,7 @@ use crate::{
         fraud_detection::FraudService,
         greeter::GreeterService,
         health::HealthService,
+        interop::{InteropService, Unimplemented, wire::InteropWire},
         model::ModelService,
         video::VideoService,
     },
@@ -119,6 +126,16 @@ pub(super) fn routes(
         .build_v1alpha()
         .map_err(ServeError::Reflection)?;
 
+    // The interop service chooses compression message by message (InteropWire): tonic
+    // decompresses what clients send, and compresses nothing itself.
+    let interop = InteropWire::new(
+        TestServiceServer::new(InteropService::new(instance.to_owned(), streams.clone()))
+            .max_decoding_message_size(limit)
+            .max_encoding_message_size(limit)
+            .accept_compressed(CompressionEncoding::Gzip)
+            .accept_compressed(CompressionEncoding::Zstd),
+    );
+    let unimplemented = with_compression!(UnimplementedServiceServer::new(Unimplemented));
     let echo = EchoMetadata::new(with_compression!(echo), instance)
         .map_err(|err| ServeError::Setting(format!("--instance-name {instance:?}: {err}")))?;
     let (greeter, calculator, model, fraud) = (
@@ -140,6 +157,8 @@ pub(super) fn routes(
     let names = vec![
         name_of(&greeter),
         name_of(&echo),
+        name_of(&interop),
+        name_of(&unimplemented),
         name_of(&calculator),
         name_of(&model),
         name_of(&fraud),
@@ -152,6 +171,8 @@ pub(super) fn routes(
     let routes = Routes::builder()
         .add_service(greeter)
         .add_service(echo)
+        .add_service(interop)
+        .add_service(unimplemented)
         .add_service(calculator)
         .add_service(model)
         .add_service(fraud)

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)] // Each test binary uses its own part of this module.
 
+pub mod certs;
 pub mod process;
 pub mod running;
 pub mod video;

@@ -1,0 +1,293 @@
+//! `grpc.testing.TestService` and `grpc.testing.UnimplementedService`: the gRPC interop
+//! tests' server (grpc/grpc, `doc/interop-test-descriptions.md`, "Server"), so that the
+//! interop client of any gRPC implementation can test this server. The handlers are
+//! here; [`wire::InteropWire`] does what they cannot see or choose on the wire (each
+//! message's compressed flag, the echoed metadata).
+
+pub mod wire;
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use tonic::{Code, Request, Response, Status, Streaming, metadata::MetadataValue};
+use wire::MessageFlags;
+
+use super::ResponseStream;
+use crate::{
+    domain::{
+        interop::{self, InvalidParameter},
+        streams::ActiveStreams,
+    },
+    proto::interop::{
+        BoolValue, EchoStatus, Empty, Payload, PayloadType, ResponseParameters, SimpleRequest,
+        SimpleResponse, StreamingInputCallRequest, StreamingInputCallResponse,
+        StreamingOutputCallRequest, StreamingOutputCallResponse, test_service_server::TestService,
+        unimplemented_service_server::UnimplementedService,
+    },
+};
+
+/// The interop test service.
+#[derive(Debug, Clone)]
+pub struct InteropService {
+    /// This server instance's name, for `fill_server_id`.
+    instance: String,
+    /// Counts the streams this service is working on.
+    streams: ActiveStreams,
+}
+
+impl InteropService {
+    /// The service of the server instance `instance`.
+    pub fn new(instance: String, streams: ActiveStreams) -> Self {
+        Self { instance, streams }
+    }
+}
+
+fn invalid(err: InvalidParameter) -> Status {
+    super::invalid_argument(err.field, err.to_string())
+}
+
+/// The flags [`wire::InteropWire`] put in the request (none outside it).
+fn flags<T>(request: &Request<T>) -> MessageFlags {
+    request
+        .extensions()
+        .get::<MessageFlags>()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// CompressedRequest: INVALID_ARGUMENT when `expect` asks for a compressed message and
+/// this one (`compressed`, from the wire) was not.
+fn check_compressed(
+    field: &'static str,
+    expect: Option<&BoolValue>,
+    compressed: Option<bool>,
+) -> Result<(), Status> {
+    if expect.is_some_and(|e| e.value) && compressed != Some(true) {
+        return Err(super::invalid_argument(
+            field,
+            format!("{field} is true, but the request message was not compressed"),
+        ));
+    }
+    Ok(())
+}
+
+/// Only COMPRESSABLE payloads exist; another type gets INVALID_ARGUMENT.
+fn check_type(response_type: i32) -> Result<(), Status> {
+    if response_type != PayloadType::Compressable as i32 {
+        return Err(super::invalid_argument(
+            "response_type",
+            format!("payload type {response_type} is not served; only COMPRESSABLE (0) is"),
+        ));
+    }
+    Ok(())
+}
+
+/// Echo Status: the status a request asks for, unless it is OK.
+fn echo_status(status: Option<&EchoStatus>) -> Result<(), Status> {
+    match status {
+        Some(EchoStatus { code, message }) if *code != 0 => {
+            Err(Status::new(Code::from_i32(*code), message.clone()))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn payload(field: &'static str, size: i32) -> Result<Payload, Status> {
+    Ok(Payload {
+        r#type: PayloadType::Compressable.into(),
+        body: interop::zeros(field, size).map_err(invalid)?,
+    })
+}
+
+/// Echo Status and the payload type of one streaming request, before its responses.
+fn check_streaming(request: &StreamingOutputCallRequest) -> Result<(), Status> {
+    echo_status(request.response_status.as_ref())?;
+    check_type(request.response_type)
+}
+
+/// One response as `parameters` asks: after its interval, compressed if it asks
+/// (through `flags`).
+async fn one_response(
+    parameters: &ResponseParameters,
+    flags: &MessageFlags,
+) -> Result<StreamingOutputCallResponse, Status> {
+    tokio::time::sleep(interop::interval(parameters.interval_us).map_err(invalid)?).await;
+    let payload = payload("response_parameters.size", parameters.size)?;
+    flags.send_next(parameters.compressed.as_ref().is_some_and(|c| c.value));
+    Ok(StreamingOutputCallResponse {
+        payload: Some(payload),
+    })
+}
+
+#[tonic::async_trait]
+impl TestService for InteropService {
+    async fn empty_call(&self, _request: Request<Empty>) -> Result<Response<Empty>, Status> {
+        Ok(Response::new(Empty {}))
+    }
+
+    async fn unary_call(
+        &self,
+        request: Request<SimpleRequest>,
+    ) -> Result<Response<SimpleResponse>, Status> {
+        let flags = flags(&request);
+        let request = request.into_inner();
+        check_compressed(
+            "expect_compressed",
+            request.expect_compressed.as_ref(),
+            flags.next_received(),
+        )?;
+        echo_status(request.response_status.as_ref())?;
+        check_type(request.response_type)?;
+        let payload = payload("response_size", request.response_size)?;
+        flags.send_next(request.response_compressed.is_some_and(|c| c.value));
+        let (server_id, hostname) = if request.fill_server_id {
+            (self.instance.clone(), hostname())
+        } else {
+            Default::default()
+        };
+        Ok(Response::new(SimpleResponse {
+            payload: Some(payload),
+            server_id,
+            hostname,
+            ..SimpleResponse::default()
+        }))
+    }
+
+    async fn cacheable_unary_call(
+        &self,
+        _request: Request<SimpleRequest>,
+    ) -> Result<Response<SimpleResponse>, Status> {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
+        let mut response = Response::new(SimpleResponse {
+            payload: Some(Payload {
+                r#type: PayloadType::Compressable.into(),
+                body: nanos.to_string().into_bytes(),
+            }),
+            ..SimpleResponse::default()
+        });
+        response
+            .metadata_mut()
+            .insert("cache-control", MetadataValue::from_static("max-age=60"));
+        Ok(response)
+    }
+
+    type StreamingOutputCallStream = ResponseStream<StreamingOutputCallResponse>;
+
+    async fn streaming_output_call(
+        &self,
+        request: Request<StreamingOutputCallRequest>,
+    ) -> Result<Response<Self::StreamingOutputCallStream>, Status> {
+        let flags = flags(&request);
+        let request = request.into_inner();
+        check_streaming(&request)?;
+        let guard = self.streams.open();
+        let responses = async_stream::try_stream! {
+            let _guard = guard;
+            for parameters in &request.response_parameters {
+                yield one_response(parameters, &flags).await?;
+            }
+        };
+        Ok(Response::new(Box::pin(responses)))
+    }
+
+    async fn streaming_input_call(
+        &self,
+        request: Request<Streaming<StreamingInputCallRequest>>,
+    ) -> Result<Response<StreamingInputCallResponse>, Status> {
+        let flags = flags(&request);
+        let _guard = self.streams.open();
+        let mut requests = request.into_inner();
+        let mut sizes = Vec::new();
+        while let Some(message) = requests.message().await? {
+            check_compressed(
+                "expect_compressed",
+                message.expect_compressed.as_ref(),
+                flags.next_received(),
+            )?;
+            sizes.push(message.payload.map_or(0, |p| p.body.len()));
+        }
+        Ok(Response::new(StreamingInputCallResponse {
+            aggregated_payload_size: interop::aggregate(sizes).map_err(invalid)?,
+        }))
+    }
+
+    type FullDuplexCallStream = ResponseStream<StreamingOutputCallResponse>;
+
+    async fn full_duplex_call(
+        &self,
+        request: Request<Streaming<StreamingOutputCallRequest>>,
+    ) -> Result<Response<Self::FullDuplexCallStream>, Status> {
+        let flags = flags(&request);
+        let mut requests = request.into_inner();
+        let guard = self.streams.open();
+        let responses = async_stream::try_stream! {
+            let _guard = guard;
+            while let Some(request) = requests.message().await? {
+                check_streaming(&request)?;
+                for parameters in &request.response_parameters {
+                    yield one_response(parameters, &flags).await?;
+                }
+            }
+        };
+        Ok(Response::new(Box::pin(responses)))
+    }
+
+    type HalfDuplexCallStream = ResponseStream<StreamingOutputCallResponse>;
+
+    async fn half_duplex_call(
+        &self,
+        request: Request<Streaming<StreamingOutputCallRequest>>,
+    ) -> Result<Response<Self::HalfDuplexCallStream>, Status> {
+        let flags = flags(&request);
+        let mut requests = request.into_inner();
+        let guard = self.streams.open();
+        let responses = async_stream::try_stream! {
+            let _guard = guard;
+            let mut all = Vec::new();
+            while let Some(request) = requests.message().await? {
+                all.push(request);
+            }
+            for request in &all {
+                check_streaming(request)?;
+                for parameters in &request.response_parameters {
+                    yield one_response(parameters, &flags).await?;
+                }
+            }
+        };
+        Ok(Response::new(Box::pin(responses)))
+    }
+
+    async fn unimplemented_call(
+        &self,
+        _request: Request<Empty>,
+    ) -> Result<Response<Empty>, Status> {
+        Err(Status::unimplemented(
+            "grpc.testing.TestService/UnimplementedCall is not implemented, by design",
+        ))
+    }
+}
+
+/// `grpc.testing.UnimplementedService`: every call gets UNIMPLEMENTED.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Unimplemented;
+
+#[tonic::async_trait]
+impl UnimplementedService for Unimplemented {
+    async fn unimplemented_call(
+        &self,
+        _request: Request<Empty>,
+    ) -> Result<Response<Empty>, Status> {
+        Err(Status::unimplemented(
+            "grpc.testing.UnimplementedService is not implemented, by design",
+        ))
+    }
+}
+
+/// This machine's host name, for `fill_server_id`.
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_owned())
+        .unwrap_or_default()
+}
