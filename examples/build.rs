@@ -1,6 +1,6 @@
 //! Generates the client code of every service from the server's own `../proto` files:
 //! protox compiles them (pure Rust, so no `protoc` to install), and tonic-prost-build
-//! writes the messages and a client per service into `$OUT_DIR`, where each lesson
+//! writes the messages, a client and a server per service into `$OUT_DIR`, where each lesson
 //! includes its package with `tonic::include_proto!("helloworld")`.
 
 use std::{fs, path::PathBuf};
@@ -12,10 +12,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     protos.retain(|path| path.extension().is_some_and(|ext| ext == "proto"));
     protos.sort();
     let descriptors = protox::compile(&protos, ["../proto"])?;
-    // Lessons are clients: no server code to compile.
-    tonic_prost_build::configure()
-        .build_server(false)
-        .compile_fds(descriptors)?;
+    // Clients, and servers too: the deadline lesson runs a small service of its own.
+    tonic_prost_build::configure().compile_fds(descriptors)?;
     println!("cargo:rerun-if-changed=../proto");
     Ok(())
 }

@@ -5,13 +5,21 @@
 
 use std::process::Command;
 
-const LESSONS: [(&str, &str); 6] = [
+const LESSONS: [(&str, &str); 14] = [
     ("greeter", env!("CARGO_BIN_EXE_greeter")),
     ("calculator", env!("CARGO_BIN_EXE_calculator")),
     ("model_inference", env!("CARGO_BIN_EXE_model_inference")),
     ("fraud_detection", env!("CARGO_BIN_EXE_fraud_detection")),
     ("feedback", env!("CARGO_BIN_EXE_feedback")),
     ("video", env!("CARGO_BIN_EXE_video")),
+    ("metadata", env!("CARGO_BIN_EXE_metadata")),
+    ("interceptor", env!("CARGO_BIN_EXE_interceptor")),
+    ("error_details", env!("CARGO_BIN_EXE_error_details")),
+    ("deadline", env!("CARGO_BIN_EXE_deadline")),
+    ("cancellation", env!("CARGO_BIN_EXE_cancellation")),
+    ("retry", env!("CARGO_BIN_EXE_retry")),
+    ("compression", env!("CARGO_BIN_EXE_compression")),
+    ("multiplex", env!("CARGO_BIN_EXE_multiplex")),
 ];
 
 #[test]

@@ -1,0 +1,179 @@
+//! Smoke tests of the pattern lessons (`examples/patterns/`): each runs against a real
+//! server as a learner runs it, and its output must show the thing it teaches.
+
+mod common;
+
+use common::{TestServer, process::run_client};
+
+async fn lesson(name: &str) -> String {
+    let server = TestServer::start().await;
+    run_client(name, &server.url(), &[]).await
+}
+
+/// The line of `out` that contains `needle`.
+fn line<'a>(out: &'a str, needle: &str) -> &'a str {
+    out.lines()
+        .find(|line| line.contains(needle))
+        .unwrap_or_else(|| panic!("no line with {needle:?} in:\n{out}"))
+}
+
+fn assert_all(out: &str, expected: &[&str]) {
+    for expected in expected {
+        assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
+    }
+}
+
+#[tokio::test]
+async fn metadata_comes_back_in_headers_then_trailers_and_binary_stays_binary() {
+    let out = lesson("metadata").await;
+    assert_all(
+        &out,
+        &[
+            "header x-echo-lesson: metadata",
+            "binary header x-echo-trace-bin: [1, 2, 3]",
+            "3 messages",
+            "trailer x-echo-trailer-lesson: metadata",
+            "binary trailer x-echo-trailer-trace-bin: [1, 2, 3]",
+            "metadata x-echo-trailer-lesson: unary",
+        ],
+    );
+    // Headers before the messages, trailers after.
+    let header = out.find("header x-echo-lesson").unwrap();
+    let messages = out.find("3 messages").unwrap();
+    let trailer = out.find("trailer x-echo-trailer-lesson").unwrap();
+    assert!(header < messages && messages < trailer, "{out}");
+}
+
+#[tokio::test]
+async fn error_details_reads_every_detail_type() {
+    let out = lesson("error_details").await;
+    assert_all(
+        &out,
+        &[
+            "asked UNAVAILABLE        got Unavailable",
+            "ResourceExhausted: out of echoes",
+            "RetryInfo: retry after 100ms",
+            "QuotaFailure: echo-demo-quota",
+            "ErrorInfo: reason ECHO_DETAIL_REQUESTED",
+            "BadRequest: field message",
+            "DebugInfo: x-echo-detail asked for debug info",
+            "BadRequest: field x-echo-delay-ms",
+        ],
+    );
+}
+
+#[tokio::test]
+async fn deadline_ends_calls_and_propagation_stops_the_backend_early() {
+    let out = lesson("deadline").await;
+    let unary = line(&out, "after ");
+    assert!(
+        unary.contains("DeadlineExceeded") || unary.contains("Cancelled"),
+        "{out}"
+    );
+    // A stream of 10 replies 100 ms apart cut at 350 ms: some replies, not all.
+    let stream = line(&out, "replies, then DeadlineExceeded");
+    let replies: u32 = stream.split_whitespace().next().unwrap().parse().unwrap();
+    assert!((1..10).contains(&replies), "{out}");
+    // Without propagation the backend call ran to its end; with it, it was cut short.
+    let backend: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("frontend: its backend call ended"))
+        .collect();
+    assert_eq!(backend.len(), 2, "{out}");
+    assert!(backend[0].contains("ended OK"), "{out}");
+    assert!(!backend[1].contains("ended OK"), "{out}");
+}
+
+/// The cancelled count of a method went up by one, from `line`'s "a -> b".
+fn went_up_by_one(out: &str, method: &str) {
+    let line = line(out, &format!("count of cancelled {method} calls"));
+    let (before, after) = line
+        .rsplit_once(": ")
+        .unwrap()
+        .1
+        .split_once(" -> ")
+        .unwrap();
+    let (before, after): (u64, u64) = (before.parse().unwrap(), after.parse().unwrap());
+    assert_eq!(after, before + 1, "{out}");
+}
+
+#[tokio::test]
+async fn cancellation_is_seen_by_the_server() {
+    let out = lesson("cancellation").await;
+    assert!(
+        out.contains("the client stopped waiting: cancelled"),
+        "{out}"
+    );
+    went_up_by_one(&out, "UnaryEcho");
+    went_up_by_one(&out, "ServerStreamingEcho");
+    assert!(out.contains("reply 3"), "{out}");
+}
+
+#[tokio::test]
+async fn retry_succeeds_on_the_third_attempt_and_gives_up_after_three() {
+    let out = lesson("retry").await;
+    let (first, second) = out.split_once("always fails").unwrap();
+    assert_eq!(first.matches("   attempt").count(), 3, "{out}");
+    assert_eq!(
+        first.matches("RetryInfo says retry in 100ms").count(),
+        2,
+        "{out}"
+    );
+    assert!(
+        first.contains("succeeded with \"hello\" after 3 attempts"),
+        "{out}"
+    );
+    assert_eq!(second.matches("   attempt").count(), 3, "{out}");
+    assert_eq!(second.matches("backing off").count(), 2, "{out}");
+    assert!(
+        second.contains("gave up after 3 attempts: Unavailable"),
+        "{out}"
+    );
+}
+
+#[tokio::test]
+async fn interceptor_adds_headers_and_the_layer_sees_every_call() {
+    let out = lesson("interceptor").await;
+    assert_all(
+        &out,
+        &[
+            "first: x-echo-request-id 1 came back",
+            "second: x-echo-request-id 2 came back",
+            "[log] /grpc.examples.echo.Echo/UnaryEcho",
+            "[log] /grpc.examples.echo.Echo/ServerStreamingEcho",
+        ],
+    );
+}
+
+#[tokio::test]
+async fn compression_shrinks_the_bytes_on_the_wire() {
+    let out = lesson("compression").await;
+    let size = |name: &str| -> u64 {
+        let line = line(&out, &format!("   {name}"));
+        let after = line.split("request body").nth(1).unwrap();
+        after.split_whitespace().next().unwrap().parse().unwrap()
+    };
+    let (none, gzip, zstd) = (size("none"), size("gzip"), size("zstd"));
+    assert!(none > 100_000, "{out}");
+    assert!(gzip * 10 < none && zstd * 10 < none, "{out}");
+    assert!(
+        out.contains("came back as gzip") && out.contains("came back as zstd"),
+        "{out}"
+    );
+}
+
+#[tokio::test]
+async fn multiplex_runs_calls_side_by_side_on_one_connection() {
+    let out = lesson("multiplex").await;
+    let line = line(&out, "calls answered in");
+    assert!(line.contains("20 calls"), "{out}");
+    let seconds: f64 = line
+        .split("answered in ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    // Ten 200 ms echoes one after another would take 2 s: they overlapped.
+    assert!(seconds < 2.0, "{out}");
+}
