@@ -3,11 +3,52 @@
 
 mod common;
 
-use common::{TestServer, process::run_client};
+use std::{path::Path, process::Stdio, sync::Arc, time::Duration};
+
+use common::{
+    TestServer,
+    process::{run_binary, run_client, tokio_command, workspace_binary},
+    running::Running,
+};
+use grpc_showcase::{
+    domain::auth::Tokens,
+    server::{Settings, TlsFiles},
+};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+/// The lessons' demo certificates and tokens.
+const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/patterns/data");
 
 async fn lesson(name: &str) -> String {
     let server = TestServer::start().await;
     run_client(name, &server.url(), &[]).await
+}
+
+/// Runs lesson `name` with `args`, calling `when(line)` on each line it prints until
+/// `when` returns true; then waits for its end. Returns everything it printed.
+async fn interact(name: &str, args: &[&str], mut when: impl FnMut(&str) -> bool) -> String {
+    let mut child = tokio_command(workspace_binary(name))
+        .args(args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut out = String::new();
+    let mut fired = false;
+    while let Some(line) = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .expect("the lesson prints within 30 s")
+        .unwrap()
+    {
+        if !fired {
+            fired = when(&line);
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    let status = child.wait().await.unwrap();
+    assert!(status.success(), "{name} failed:\n{out}");
+    out
 }
 
 /// The line of `out` that contains `needle`.
@@ -176,4 +217,213 @@ async fn multiplex_runs_calls_side_by_side_on_one_connection() {
         .unwrap();
     // Ten 200 ms echoes one after another would take 2 s: they overlapped.
     assert!(seconds < 2.0, "{out}");
+}
+
+#[tokio::test]
+async fn flow_control_stalls_a_sender_whose_replies_are_not_read() {
+    let out = lesson("flow_control").await;
+    let line = line(&out, "without reading:");
+    let stalled: usize = line
+        .split("reading: ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    // Some messages went (the windows' worth), far from all 1000 (64 MB).
+    assert!(stalled > 0 && stalled < 500, "{out}");
+    assert!(
+        out.contains("read all 1000 replies; 1000 messages sent"),
+        "{out}"
+    );
+}
+
+#[tokio::test]
+async fn reflection_lists_and_describes_with_no_generated_code() {
+    let out = lesson("reflection").await;
+    assert_all(
+        &out,
+        &[
+            "   grpc.examples.echo.Echo\n",
+            "   helloworld.Greeter\n",
+            "rpc UnaryEcho(.grpc.examples.echo.EchoRequest) returns (.grpc.examples.echo.EchoResponse): unary",
+            "rpc BidirectionalStreamingEcho(.grpc.examples.echo.EchoRequest) returns (.grpc.examples.echo.EchoResponse): bidirectional streaming",
+            "// UnaryEcho is unary echo",
+        ],
+    );
+}
+
+#[tokio::test]
+async fn authentication_tells_unauthenticated_from_permission_denied() {
+    let tokens = Tokens::load(&Path::new(DATA).join("tokens.json")).unwrap();
+    let server = TestServer::with_settings(Settings {
+        auth: Some(Arc::new(tokens)),
+        ..Settings::default()
+    })
+    .await;
+    let out = run_client("authentication", &server.url(), &[]).await;
+    let section = |who: &str| {
+        out.split(&format!("calls with {who}"))
+            .nth(1)
+            .unwrap()
+            .to_owned()
+    };
+    assert!(
+        section("no token").contains("Greeter/SayHello: Unauthenticated"),
+        "{out}"
+    );
+    assert!(
+        section("a wrong token").contains("Echo/UnaryEcho:   Unauthenticated"),
+        "{out}"
+    );
+    let greeter_only = section("the greeter-only token");
+    assert!(greeter_only.contains("Greeter/SayHello: OK"), "{out}");
+    assert!(
+        greeter_only.contains("Echo/UnaryEcho:   PermissionDenied"),
+        "{out}"
+    );
+    let admin = section("the admin token");
+    assert!(
+        admin.contains("Greeter/SayHello: OK") && admin.contains("Echo/UnaryEcho:   OK"),
+        "{out}"
+    );
+}
+
+#[tokio::test]
+async fn tls_needs_the_ca_and_mutual_tls_the_client_certificate() {
+    let data = Path::new(DATA);
+    let server = TestServer::with_settings(Settings {
+        tls: Some(TlsFiles {
+            cert: data.join("server.pem"),
+            key: data.join("server.key"),
+            client_ca: Some(data.join("ca.pem")),
+        }),
+        ..Settings::default()
+    })
+    .await;
+    let out = run_client("tls", &server.url(), &["--certs", DATA]).await;
+    let step = |title: &str| {
+        let rest = out.split(title).nth(1).unwrap();
+        rest.lines().nth(1).unwrap().to_owned()
+    };
+    assert!(!step("plaintext").contains("OK"), "{out}");
+    assert!(step("system's CAs").contains("UnknownIssuer"), "{out}");
+    assert!(
+        !step("without a client certificate").contains("OK"),
+        "{out}"
+    );
+    assert!(
+        step("mutual TLS").contains("OK, \"secret\" came back"),
+        "{out}"
+    );
+}
+
+#[tokio::test]
+async fn keepalive_keeps_answering_connections_and_drops_silent_ones() {
+    let server = TestServer::with_settings(Settings {
+        http2_keepalive_interval: Some(Duration::from_secs(1)),
+        http2_keepalive_timeout: Duration::from_secs(1),
+        ..Settings::default()
+    })
+    .await;
+    let out = run_client("keepalive", &server.url(), &[]).await;
+    assert_all(
+        &out,
+        &[
+            "the same connection: true",
+            "still open = true",
+            "the server closed the connection",
+        ],
+    );
+}
+
+#[tokio::test]
+async fn wait_for_ready_fails_fast_then_waits_for_the_server() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut server = None;
+    let out = interact(
+        "wait_for_ready",
+        &["--addr", &format!("http://{addr}"), "--wait", "30s"],
+        |line| {
+            if !line.contains("waiting for a server") {
+                return false;
+            }
+            server = Some(Running::start_with(
+                tempfile::tempdir().unwrap(),
+                &["--listen", &addr],
+            ));
+            true
+        },
+    )
+    .await;
+    assert!(server.is_some(), "{out}");
+    assert!(out.contains("failed fast after"), "{out}");
+    assert!(out.contains("Unavailable"), "{out}");
+    assert!(out.contains("connected after"), "{out}");
+    assert!(out.contains("the call: OK, \"ready\" came back"), "{out}");
+}
+
+#[tokio::test]
+async fn health_watch_sees_not_serving_and_fails_over() {
+    let primary = Running::start_with(
+        tempfile::tempdir().unwrap(),
+        &["--instance-name", "primary"],
+    );
+    let backup = Running::start_with(tempfile::tempdir().unwrap(), &["--instance-name", "backup"]);
+    let out = interact(
+        "health",
+        &[
+            "--addr",
+            &primary.url(),
+            "--backup",
+            &backup.url(),
+            "--wait",
+            "20s",
+        ],
+        |line| {
+            if line.contains("watching the primary") {
+                primary.signal(libc::SIGTERM);
+                return true;
+            }
+            false
+        },
+    )
+    .await;
+    assert_all(
+        &out,
+        &[
+            "\"\": Serving",
+            "\"no.such.Service\": NotFound",
+            "answered by primary",
+            "the primary is NotServing: failing over",
+            "the backup is Serving",
+            "answered by backup",
+        ],
+    );
+}
+
+#[tokio::test]
+async fn graceful_shutdown_drains_then_refuses() {
+    let server_bin = workspace_binary("grpc-showcase");
+    let out = run_binary(
+        "graceful_shutdown",
+        &["--server-bin", server_bin.to_str().unwrap()],
+    )
+    .await;
+    assert_all(
+        &out,
+        &[
+            "health: Serving",
+            "health: Some(NotServing)",
+            "a new call: Cancelled",
+            "on a new connection: Err(Unavailable)",
+            "the call in flight: Ok(\"almost done\")",
+            "the server exited: exit status: 0",
+        ],
+    );
 }

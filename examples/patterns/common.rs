@@ -12,6 +12,7 @@ pub mod echo {
     tonic::include_proto!("grpc.examples.echo");
 }
 
+#[allow(unused_imports)]
 pub use echo::{EchoRequest, echo_client::EchoClient};
 
 /// The server to call, as every lesson takes it.

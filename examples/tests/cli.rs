@@ -5,7 +5,7 @@
 
 use std::process::Command;
 
-const LESSONS: [(&str, &str); 14] = [
+const LESSONS: [(&str, &str); 21] = [
     ("greeter", env!("CARGO_BIN_EXE_greeter")),
     ("calculator", env!("CARGO_BIN_EXE_calculator")),
     ("model_inference", env!("CARGO_BIN_EXE_model_inference")),
@@ -20,6 +20,13 @@ const LESSONS: [(&str, &str); 14] = [
     ("retry", env!("CARGO_BIN_EXE_retry")),
     ("compression", env!("CARGO_BIN_EXE_compression")),
     ("multiplex", env!("CARGO_BIN_EXE_multiplex")),
+    ("flow_control", env!("CARGO_BIN_EXE_flow_control")),
+    ("reflection", env!("CARGO_BIN_EXE_reflection")),
+    ("authentication", env!("CARGO_BIN_EXE_authentication")),
+    ("tls", env!("CARGO_BIN_EXE_tls")),
+    ("keepalive", env!("CARGO_BIN_EXE_keepalive")),
+    ("wait_for_ready", env!("CARGO_BIN_EXE_wait_for_ready")),
+    ("health", env!("CARGO_BIN_EXE_health")),
 ];
 
 #[test]
@@ -52,6 +59,7 @@ fn without_a_server_every_lesson_fails_with_an_error_not_a_panic() {
         match name {
             "video" => _ = command.arg("--list-filters"),
             "feedback" => _ = command.arg("list"),
+            "wait_for_ready" => _ = command.args(["--wait", "1s"]),
             _ => {}
         }
         let output = command.output().unwrap();
@@ -60,4 +68,18 @@ fn without_a_server_every_lesson_fails_with_an_error_not_a_panic() {
         assert!(!stderr.contains("panicked"), "{name}: {stderr}");
         assert!(stderr.to_lowercase().contains("error"), "{name}: {stderr}");
     }
+}
+
+#[test]
+fn graceful_shutdown_starts_the_server_binary_it_is_given() {
+    let output = Command::new(env!("CARGO_BIN_EXE_graceful_shutdown"))
+        .args(["--server-bin", "/nonexistent/grpc-showcase"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("cannot start /nonexistent/grpc-showcase"),
+        "{stderr}"
+    );
 }
