@@ -1,6 +1,6 @@
 //! The command line: every flag also settable by an environment variable.
 
-use std::{net::SocketAddr, num::NonZeroUsize, path::PathBuf, sync::Arc, time::Duration};
+use std::{num::NonZeroUsize, path::PathBuf, sync::Arc, time::Duration};
 
 use clap::{Parser, ValueEnum};
 
@@ -9,7 +9,7 @@ use crate::{
         auth::{Tokens, TokensError},
         video::Limits,
     },
-    server::{DEFAULT_LISTEN, Settings, TlsFiles},
+    server::{DEFAULT_LISTEN, ListenAddr, Settings, TlsFiles},
 };
 
 /// The defaults of the flags that set [`Settings`]: the settings' own defaults, written
@@ -42,8 +42,17 @@ pub struct Config {
     /// The address and port to listen on. The default takes connections from this
     /// machine only; to take them from your network, bind all interfaces explicitly
     /// with 0.0.0.0:50051 (IPv4) or [::]:50051 (IPv6). Port 0 picks a free port.
-    #[arg(long, env = "GRPC_SHOWCASE_LISTEN", default_value_t = DEFAULT_LISTEN)]
-    pub listen: SocketAddr,
+    /// unix:PATH listens on a Unix domain socket instead. Give it more than once (or
+    /// comma-separated) to listen on several addresses: each port shows as an instance
+    /// of its own to the echo service's clients (x-echo-instance), as for load balancing.
+    #[arg(
+        long,
+        env = "GRPC_SHOWCASE_LISTEN",
+        value_name = "ADDRESS",
+        value_delimiter = ',',
+        default_values_t = [ListenAddr::Tcp(DEFAULT_LISTEN)]
+    )]
+    pub listen: Vec<ListenAddr>,
 
     /// Which logs to print: a level (error, warn, info, debug, trace) or per-module
     /// directives as in RUST_LOG, for example "info,grpc_showcase=debug".
@@ -273,7 +282,10 @@ mod tests {
     #[test]
     fn defaults_listen_on_loopback_only() {
         let config = Config::parse_from(["grpc-showcase"]);
-        assert_eq!(config.listen, "127.0.0.1:50051".parse().unwrap());
+        assert_eq!(
+            config.listen,
+            [ListenAddr::Tcp("127.0.0.1:50051".parse().unwrap())]
+        );
     }
 
     /// The flags' defaults are the settings' defaults, read from [`Settings::default`]:
@@ -304,7 +316,26 @@ mod tests {
             "--max-frame-bytes",
             "1000000",
         ]);
-        assert_eq!(config.listen.port(), 6000);
+        assert_eq!(
+            config.listen,
+            [ListenAddr::Tcp("0.0.0.0:6000".parse().unwrap())]
+        );
+        let several = Config::parse_from([
+            "grpc-showcase",
+            "--listen",
+            "127.0.0.1:1",
+            "--listen",
+            "unix:/tmp/x.sock,[::1]:2",
+        ]);
+        assert_eq!(
+            several.listen,
+            [
+                ListenAddr::Tcp("127.0.0.1:1".parse().unwrap()),
+                ListenAddr::Unix("/tmp/x.sock".into()),
+                ListenAddr::Tcp("[::1]:2".parse().unwrap()),
+            ]
+        );
+        assert!(Config::try_parse_from(["grpc-showcase", "--listen", "unix:"]).is_err());
         assert_eq!(*config.shutdown_grace, Duration::from_millis(1500));
         assert_eq!(config.max_message_size, 1024);
         assert_eq!(config.log_format, LogFormat::Json);

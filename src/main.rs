@@ -75,7 +75,7 @@ async fn run(config: Config) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let server = match Server::bind(config.listen, settings).await {
+    let server = match Server::bind_all(&config.listen, settings).await {
         Ok(server) => server,
         Err(err) => {
             tracing::error!("{err}");

@@ -360,3 +360,29 @@ fn kill_on_drop_kills_and_reaps() {
     drop(guard);
     assert!(is_gone(pid));
 }
+
+/// A Unix socket's file left by a server that was killed is replaced at the next start;
+/// one that a running server accepts on is refused with a clear error.
+#[test]
+fn a_stale_unix_socket_is_replaced_and_a_live_one_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("s.sock");
+    let listen = format!("unix:{}", socket.display());
+    let first = Running::start_with(tempfile::tempdir().unwrap(), &["--listen", &listen]);
+    let output = command(server_binary())
+        .args(["--listen", &listen, "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("a server already listens on this socket"),
+        "{stderr}"
+    );
+    // SIGKILL leaves the file behind; a new server takes its place.
+    drop(first.kill_9());
+    assert!(socket.exists());
+    let second = Running::start_with(tempfile::tempdir().unwrap(), &["--listen", &listen]);
+    assert_eq!(second.addr, listen);
+}

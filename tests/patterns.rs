@@ -427,3 +427,100 @@ async fn graceful_shutdown_drains_then_refuses() {
         ],
     );
 }
+
+/// `n` ports of 127.0.0.1 free now (bound, then released).
+fn free_ports(n: usize) -> Vec<String> {
+    let listeners: Vec<_> = (0..n)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    listeners
+        .iter()
+        .map(|l| l.local_addr().unwrap().to_string())
+        .collect()
+}
+
+/// The server binary listening on every address of `addrs`.
+fn listening_on(addrs: &[String]) -> Running {
+    let args: Vec<&str> = addrs
+        .iter()
+        .flat_map(|a| ["--listen", a.as_str()])
+        .collect();
+    Running::start_with(tempfile::tempdir().unwrap(), &args)
+}
+
+/// The per-instance counts under step `title` of `out`: (instance, calls).
+fn counts(out: &str, title: &str) -> Vec<(String, usize)> {
+    let section = out.split(title).nth(1).unwrap();
+    let section = section.split("\n== ").next().unwrap();
+    section
+        .lines()
+        .filter_map(|line| line.trim().strip_suffix(" calls"))
+        .map(|line| {
+            let (instance, n) = line.rsplit_once(": ").unwrap();
+            (instance.to_owned(), n.parse().unwrap())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn load_balancing_spreads_calls_over_the_instances() {
+    let addrs = free_ports(3);
+    let _server = listening_on(&addrs);
+    let urls: Vec<String> = addrs.iter().map(|a| format!("http://{a}")).collect();
+    let out = run_binary("load_balancing", &["--addrs", &urls.join(",")]).await;
+    let one = counts(&out, "one channel to the first instance");
+    assert_eq!(one.len(), 1, "{out}");
+    let robin = counts(&out, "round robin by hand");
+    assert_eq!(robin.len(), 3, "{out}");
+    assert!(robin.iter().all(|(_, n)| *n == 10), "{out}");
+    let balanced = counts(&out, "tonic's balancing channel");
+    assert!(balanced.len() >= 2, "{out}");
+    assert_eq!(balanced.iter().map(|(_, n)| n).sum::<usize>(), 30, "{out}");
+}
+
+#[tokio::test]
+async fn name_resolving_follows_the_instances_that_come_and_go() {
+    let addrs = free_ports(2);
+    let _server = listening_on(&addrs);
+    let out = run_binary(
+        "name_resolving",
+        &[
+            "--first",
+            &format!("http://{}", addrs[0]),
+            "--second",
+            &format!("http://{}", addrs[1]),
+        ],
+    )
+    .await;
+    let port = |addr: &str| addr.rsplit(':').next().unwrap().to_owned();
+    let (first, second) = (port(&addrs[0]), port(&addrs[1]));
+    let found = counts(&out, "finds the first instance");
+    assert_eq!(found.len(), 1, "{out}");
+    assert!(found[0].0.ends_with(&first), "{out}");
+    assert_eq!(counts(&out, "the resolver adds it").len(), 2, "{out}");
+    let removed = counts(&out, "the resolver removes it");
+    assert_eq!(removed.len(), 1, "{out}");
+    assert!(
+        removed[0].0.ends_with(&second) && removed[0].1 == 20,
+        "{out}"
+    );
+}
+
+#[tokio::test]
+async fn unix_socket_reaches_the_server_through_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("lesson.sock");
+    let addrs = [
+        free_ports(1).remove(0),
+        format!("unix:{}", socket.display()),
+    ];
+    let server = listening_on(&addrs);
+    let out = run_binary("unix_socket", &["--socket", socket.to_str().unwrap()]).await;
+    assert!(out.contains(":unix, peer unix socket, pid "), "{out}");
+    assert!(out.contains("\"over a socket file\" came back"), "{out}");
+    // The socket's file goes with the server.
+    server.signal(libc::SIGTERM);
+    let (status, _) = server.wait();
+    assert!(status.success());
+    assert!(!socket.exists());
+}

@@ -83,3 +83,32 @@ fn graceful_shutdown_starts_the_server_binary_it_is_given() {
         "{stderr}"
     );
 }
+
+#[test]
+fn lessons_of_several_servers_fail_cleanly_without_them() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let nobody = format!("http://127.0.0.1:{port}");
+    for (path, args) in [
+        (
+            env!("CARGO_BIN_EXE_load_balancing"),
+            vec!["--addrs", nobody.as_str()],
+        ),
+        (
+            env!("CARGO_BIN_EXE_name_resolving"),
+            vec!["--first", nobody.as_str(), "--second", nobody.as_str()],
+        ),
+        (
+            env!("CARGO_BIN_EXE_unix_socket"),
+            vec!["--socket", "/nonexistent/lesson.sock"],
+        ),
+    ] {
+        let output = Command::new(path).args(&args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{path}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{path}: {stderr}");
+    }
+}

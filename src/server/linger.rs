@@ -17,41 +17,44 @@ use std::{
     time::Duration,
 };
 
-use tokio::{
-    io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf},
-    net::TcpStream,
-};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio_util::task::TaskTracker;
 
 /// The longest a finished connection waits for its client to close.
 pub const LINGER: Duration = Duration::from_secs(2);
 
-/// A TCP stream closed with a lingering close when dropped; see the module docs.
+/// A stream (TCP or Unix domain socket) closed with a lingering close when dropped;
+/// see the module docs.
 #[derive(Debug)]
-pub struct LingeringStream {
+pub struct LingeringStream<S: Stream> {
     /// The socket; taken by the lingering task on drop.
-    stream: Option<TcpStream>,
+    stream: Option<S>,
     /// Where the lingering task is tracked.
     tracker: TaskTracker,
 }
 
-impl LingeringStream {
+/// What a lingering close needs of a socket.
+pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+
+impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Stream for S {}
+
+impl<S: Stream> LingeringStream<S> {
     /// Wraps `stream`; its lingering close will be tracked by `tracker`.
-    pub fn new(stream: TcpStream, tracker: TaskTracker) -> Self {
+    pub fn new(stream: S, tracker: TaskTracker) -> Self {
         Self {
             stream: Some(stream),
             tracker,
         }
     }
 
-    fn stream(&mut self) -> io::Result<&mut TcpStream> {
+    fn stream(&mut self) -> io::Result<&mut S> {
         self.stream
             .as_mut()
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "connection closed"))
     }
 }
 
-impl AsyncRead for LingeringStream {
+impl<S: Stream> AsyncRead for LingeringStream<S> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -64,7 +67,7 @@ impl AsyncRead for LingeringStream {
     }
 }
 
-impl AsyncWrite for LingeringStream {
+impl<S: Stream> AsyncWrite for LingeringStream<S> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -106,7 +109,7 @@ impl AsyncWrite for LingeringStream {
     }
 }
 
-impl Drop for LingeringStream {
+impl<S: Stream> Drop for LingeringStream<S> {
     fn drop(&mut self) {
         let Some(stream) = self.stream.take() else {
             return;
@@ -119,7 +122,7 @@ impl Drop for LingeringStream {
     }
 }
 
-async fn linger(mut stream: TcpStream) {
+async fn linger<S: Stream>(mut stream: S) {
     // FIN: the client reads everything sent so far, then end of stream.
     let _ = stream.shutdown().await;
     let mut discard = [0u8; 4096];

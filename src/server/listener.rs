@@ -1,32 +1,94 @@
 //! The accept loop and graceful shutdown, in the manner of mini-redis's `Listener`: it
-//! takes connections until told to stop, serves each one (TLS first, when on; then
-//! HTTP/1.1 or HTTP/2) on a task of its own, and at shutdown lets the calls in flight
-//! finish before it closes what is left.
+//! takes connections on every address the server listens on (TCP ports, Unix domain
+//! sockets) until told to stop, serves each one (TLS first, when on; then HTTP/1.1 or
+//! HTTP/2) on a task of its own, and at shutdown lets the calls in flight finish before
+//! it closes what is left.
 
-use std::{future::Future, net::SocketAddr, time::Duration};
+use std::{future::Future, io, path::PathBuf, pin::Pin, sync::Arc, time::Duration};
 
+use futures::{Stream, StreamExt};
 use hyper::body::Incoming;
 use hyper_util::{
     rt::{TokioExecutor, TokioIo, TokioTimer},
     server::{conn::auto, graceful::GracefulShutdown},
     service::TowerToHyperService,
 };
-use tokio::{net::TcpListener, task::JoinSet};
+use tokio::{
+    net::{TcpListener, TcpStream, UnixListener, UnixStream},
+    task::JoinSet,
+};
 use tokio_rustls::TlsAcceptor;
+use tokio_stream::wrappers::{TcpListenerStream, UnixListenerStream};
 use tokio_util::{either::Either, task::TaskTracker};
-use tonic::transport::server::TcpConnectInfo;
+use tonic::transport::server::{TcpConnectInfo, UdsConnectInfo};
 use tower::ServiceBuilder;
 use tracing::{debug, info, warn};
 
-use super::{edge::EdgeService, linger, settings::Settings};
+use super::{
+    edge::EdgeService,
+    linger,
+    settings::{ListenAddr, Settings},
+};
 
 /// How long a client has to complete its TLS handshake.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The listening socket and the connections it has accepted.
+/// A bound socket, not yet accepting.
+#[derive(Debug)]
+pub(super) enum Bound {
+    /// A TCP port.
+    Tcp(TcpListener),
+    /// A Unix domain socket, and its file (removed at shutdown).
+    Unix(UnixListener, PathBuf),
+}
+
+impl Bound {
+    /// Binds `addr`. For a Unix socket, a file left at the path by a server that did not
+    /// shut down is replaced; a live one (something accepts on it) is an error. (A client
+    /// must send a host name as the `:authority` of its calls on a Unix socket: h2 0.4.20
+    /// refuses a path there as malformed, src/server.rs, which grpcurl 1.8.6 sends unless
+    /// given `-authority localhost`.)
+    pub(super) async fn bind(addr: &ListenAddr) -> io::Result<Self> {
+        match addr {
+            ListenAddr::Tcp(addr) => Ok(Self::Tcp(TcpListener::bind(addr).await?)),
+            ListenAddr::Unix(path) => {
+                if path.exists() {
+                    if UnixStream::connect(path).await.is_ok() {
+                        return Err(io::Error::new(
+                            io::ErrorKind::AddrInUse,
+                            "a server already listens on this socket",
+                        ));
+                    }
+                    std::fs::remove_file(path)?;
+                }
+                Ok(Self::Unix(UnixListener::bind(path)?, path.clone()))
+            }
+        }
+    }
+
+    /// The address it listens on (with the real port when port 0 was asked for).
+    pub(super) fn local_addr(&self) -> io::Result<ListenAddr> {
+        match self {
+            Self::Tcp(listener) => listener.local_addr().map(ListenAddr::Tcp),
+            Self::Unix(_, path) => Ok(ListenAddr::Unix(path.clone())),
+        }
+    }
+}
+
+/// One accepted connection.
+enum Accepted {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+type Accepting = Pin<Box<dyn Stream<Item = io::Result<Accepted>> + Send>>;
+
+/// The listening sockets and the connections they have accepted.
 pub(super) struct Listener {
-    /// The bound socket; closed (dropped) when shutdown begins.
-    listener: TcpListener,
+    /// The bound sockets; closed (dropped) when [`Listener::run`] returns.
+    bound: Vec<Bound>,
+    /// The files of the Unix domain sockets, removed at shutdown.
+    unix_paths: Vec<PathBuf>,
     /// Set when the port speaks TLS.
     tls: Option<TlsAcceptor>,
     /// hyper's HTTP/1.1 and HTTP/2 connection settings (keepalive, streams per
@@ -42,12 +104,8 @@ pub(super) struct Listener {
 }
 
 impl Listener {
-    /// Serves `listener` with the connection settings of `settings`.
-    pub(super) fn new(
-        listener: TcpListener,
-        tls: Option<TlsAcceptor>,
-        settings: &Settings,
-    ) -> Self {
+    /// Serves `bound` with the connection settings of `settings`.
+    pub(super) fn new(bound: Vec<Bound>, tls: Option<TlsAcceptor>, settings: &Settings) -> Self {
         let mut http = auto::Builder::new(TokioExecutor::new());
         http.http1().timer(TokioTimer::new());
         http.http2()
@@ -55,8 +113,16 @@ impl Listener {
             .max_concurrent_streams(settings.max_concurrent_streams)
             .keep_alive_interval(settings.http2_keepalive_interval)
             .keep_alive_timeout(settings.http2_keepalive_timeout);
+        let unix_paths = bound
+            .iter()
+            .filter_map(|b| match b {
+                Bound::Unix(_, path) => Some(path.clone()),
+                Bound::Tcp(_) => None,
+            })
+            .collect();
         Self {
-            listener,
+            bound,
+            unix_paths,
             tls,
             http,
             graceful: GracefulShutdown::new(),
@@ -65,49 +131,81 @@ impl Listener {
         }
     }
 
-    /// Accepts connections and serves `service` on them until `shutdown` completes.
+    /// Accepts connections on every socket and serves `service` on them until
+    /// `shutdown` completes; the sockets close when it returns.
     pub(super) async fn run(&mut self, service: EdgeService, shutdown: impl Future<Output = ()>) {
+        let sockets: Vec<Accepting> = self
+            .bound
+            .drain(..)
+            .map(|bound| -> Accepting {
+                match bound {
+                    Bound::Tcp(listener) => {
+                        Box::pin(TcpListenerStream::new(listener).map(|s| s.map(Accepted::Tcp)))
+                    }
+                    Bound::Unix(listener, _) => {
+                        Box::pin(UnixListenerStream::new(listener).map(|s| s.map(Accepted::Unix)))
+                    }
+                }
+            })
+            .collect();
+        let mut incoming = futures::stream::select_all(sockets);
         tokio::pin!(shutdown);
         loop {
-            let (stream, remote_addr) = tokio::select! {
+            let accepted = tokio::select! {
                 () = &mut shutdown => return,
                 // Reap finished connection tasks so the set does not grow.
                 Some(_) = self.connections.join_next() => continue,
-                accepted = self.listener.accept() => match accepted {
-                    Ok(accepted) => accepted,
-                    Err(err) => {
+                accepted = incoming.next() => match accepted {
+                    Some(Ok(accepted)) => accepted,
+                    Some(Err(err)) => {
                         // Out of file descriptors, for instance: back off rather than spin.
                         warn!("accept failed: {err}");
                         tokio::time::sleep(Duration::from_millis(100)).await;
                         continue;
                     }
+                    None => return,
                 },
             };
-            self.serve_connection(stream, remote_addr, service.clone());
+            match accepted {
+                Accepted::Tcp(stream) => {
+                    // gRPC messages are often small and latency-bound: send them at once.
+                    if let Err(err) = stream.set_nodelay(true) {
+                        debug!("cannot set TCP_NODELAY: {err}");
+                    }
+                    // The connection's addresses go into each request, so that handlers'
+                    // `Request::remote_addr` works as under tonic's own server.
+                    let info = TcpConnectInfo {
+                        local_addr: stream.local_addr().ok(),
+                        remote_addr: stream.peer_addr().ok(),
+                    };
+                    let peer = info.remote_addr.map_or("?".to_owned(), |a| a.to_string());
+                    self.serve_connection(stream, peer, info, service.clone());
+                }
+                Accepted::Unix(stream) => {
+                    let info = UdsConnectInfo {
+                        peer_addr: stream.peer_addr().ok().map(Arc::new),
+                        peer_cred: stream.peer_cred().ok(),
+                    };
+                    let peer = info.peer_cred.map_or("unix socket".to_owned(), |c| {
+                        format!("unix socket, pid {:?}", c.pid())
+                    });
+                    self.serve_connection(stream, peer, info, service.clone());
+                }
+            }
         }
     }
 
-    /// Serves one accepted connection on a task of its own.
-    fn serve_connection(
-        &mut self,
-        stream: tokio::net::TcpStream,
-        remote_addr: SocketAddr,
-        service: EdgeService,
-    ) {
-        // gRPC messages are often small and latency-bound: send them at once.
-        if let Err(err) = stream.set_nodelay(true) {
-            debug!(%remote_addr, "cannot set TCP_NODELAY: {err}");
-        }
-        // The connection's addresses go into each request, so that handlers'
-        // `Request::remote_addr` works as under tonic's own server.
-        let connect_info = TcpConnectInfo {
-            local_addr: stream.local_addr().ok(),
-            remote_addr: Some(remote_addr),
-        };
+    /// Serves one accepted connection on a task of its own; `peer` names the client in
+    /// logs, `info` goes into every request's extensions.
+    fn serve_connection<S, I>(&mut self, stream: S, peer: String, info: I, service: EdgeService)
+    where
+        S: linger::Stream,
+        I: Clone + Send + Sync + 'static,
+    {
         let service = ServiceBuilder::new()
             .map_request(move |request: http::Request<Incoming>| {
                 let mut request = request.map(tonic::body::Body::new);
-                request.extensions_mut().insert(connect_info.clone());
+                request.extensions_mut().insert(info.clone());
                 request
             })
             .service(service);
@@ -123,11 +221,11 @@ impl Listener {
                     {
                         Ok(Ok(tls_stream)) => Either::Right(tls_stream),
                         Ok(Err(err)) => {
-                            debug!(%remote_addr, "TLS handshake failed: {err}");
+                            debug!(%peer, "TLS handshake failed: {err}");
                             return;
                         }
                         Err(_) => {
-                            debug!(%remote_addr, "TLS handshake timed out");
+                            debug!(%peer, "TLS handshake timed out");
                             return;
                         }
                     }
@@ -137,24 +235,27 @@ impl Listener {
                 .serve_connection(TokioIo::new(io), TowerToHyperService::new(service))
                 .into_owned();
             if let Err(err) = watcher.watch(connection).await {
-                debug!(%remote_addr, "connection ended with an error: {err}");
+                debug!(%peer, "connection ended with an error: {err}");
             }
         });
     }
 
-    /// Closes the port (no new connections), tells every connection to finish (HTTP/2
+    /// Removes the Unix sockets' files (the ports closed when [`Listener::run`]
+    /// returned), tells every connection to finish (HTTP/2
     /// GOAWAY: no new calls), gives the calls in flight `grace` to finish, closes what
     /// is left, then waits (at most [`linger::LINGER`]) for the closed connections'
     /// lingering closes.
     pub(super) async fn shut_down(self, grace: Duration) {
         let Listener {
-            listener,
+            unix_paths,
             graceful,
             lingering,
             mut connections,
             ..
         } = self;
-        drop(listener);
+        for path in unix_paths {
+            let _ = std::fs::remove_file(path);
+        }
         info!(
             "shutting down: health is NOT_SERVING, new connections and calls are refused, \
              calls in flight have {grace:?} to finish"

@@ -46,7 +46,6 @@ pub mod tls;
 use std::{convert::Infallible, future::Future, io, net::SocketAddr, sync::Arc};
 
 use http::{Request, Response};
-use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tonic::{body::Body, server::NamedService, service::Routes, transport::Channel};
 use tower::{ServiceBuilder, util::BoxCloneSyncService};
@@ -67,7 +66,7 @@ use crate::{
 };
 use layers::{auth, deadline, limit, message_limit, methods, metrics};
 pub use listener::shutdown_signal;
-pub use settings::{DEFAULT_LISTEN, Settings, TlsFiles, video_message_limit};
+pub use settings::{DEFAULT_LISTEN, ListenAddr, Settings, TlsFiles, video_message_limit};
 
 /// An HTTP service of the server: every layer takes and gives tonic bodies.
 pub type HttpService = BoxCloneSyncService<Request<Body>, Response<Body>, Infallible>;
@@ -78,7 +77,7 @@ pub enum ServeError {
     /// The address could not be bound.
     Listen {
         /// The address asked for.
-        addr: SocketAddr,
+        addr: ListenAddr,
         /// Why.
         source: io::Error,
     },
@@ -120,9 +119,9 @@ impl From<io::Error> for ServeError {
 
 /// A bound, not yet serving, server.
 pub struct Server {
-    /// The listening socket, bound in [`Server::bind`] so that its address (with the
-    /// real port when port 0 was asked for) is known before serving starts.
-    listener: TcpListener,
+    /// The listening sockets, bound in [`Server::bind_all`] so that their addresses
+    /// (with the real port when port 0 was asked for) are known before serving starts.
+    listeners: Vec<listener::Bound>,
     /// How the services behave.
     settings: Settings,
     /// Every service's serving status, shared with the health service.
@@ -142,7 +141,7 @@ pub struct Server {
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Server")
-            .field("listener", &self.listener)
+            .field("listeners", &self.listeners)
             .field("settings", &self.settings)
             .field("tls", &self.tls.is_some())
             .finish_non_exhaustive()
@@ -150,14 +149,23 @@ impl std::fmt::Debug for Server {
 }
 
 impl Server {
-    /// Binds `addr` (port 0 picks a free port), loads the models of
-    /// [`Settings::models_dir`] (a model that fails to load is served as not ready) and
-    /// opens the feedback database in [`Settings::data_dir`].
+    /// [`Server::bind_all`] with one TCP address.
     ///
     /// # Errors
-    /// [`ServeError::Listen`] when the address cannot be bound (in use, not permitted
-    /// ...); [`ServeError::Storage`] when the feedback database cannot be opened.
+    /// As [`Server::bind_all`].
     pub async fn bind(addr: SocketAddr, settings: Settings) -> Result<Self, ServeError> {
+        Self::bind_all(&[ListenAddr::Tcp(addr)], settings).await
+    }
+
+    /// Binds every address of `addrs` (a TCP port 0 picks a free port; `unix:PATH` a Unix
+    /// domain socket), loads the models of [`Settings::models_dir`] (a model that fails
+    /// to load is served as not ready) and opens the feedback database in
+    /// [`Settings::data_dir`].
+    ///
+    /// # Errors
+    /// [`ServeError::Listen`] when an address cannot be bound (in use, not permitted
+    /// ...); [`ServeError::Storage`] when the feedback database cannot be opened.
+    pub async fn bind_all(addrs: &[ListenAddr], settings: Settings) -> Result<Self, ServeError> {
         let tls = settings
             .tls
             .as_ref()
@@ -168,9 +176,16 @@ impl Server {
             None => None,
             Some(url) => Some(edge::upstream_channel(url, &settings)?),
         };
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| ServeError::Listen { addr, source })?;
+        let mut listeners = Vec::with_capacity(addrs.len());
+        for addr in addrs {
+            let bound = listener::Bound::bind(addr)
+                .await
+                .map_err(|source| ServeError::Listen {
+                    addr: addr.clone(),
+                    source,
+                })?;
+            listeners.push(bound);
+        }
         let models_dir = settings.models_dir.clone();
         let data_dir = settings.data_dir.clone();
         let watch_buffer = settings.feedback_watch_buffer;
@@ -187,7 +202,7 @@ impl Server {
         let feedback = feedback.map_err(ServeError::Storage)?;
         info!(database = %feedback.path().display(), "feedback database open");
         Ok(Self {
-            listener,
+            listeners,
             settings,
             health: HealthRegistry::new(),
             streams: ActiveStreams::new(),
@@ -198,12 +213,29 @@ impl Server {
         })
     }
 
-    /// The address the server listens on.
+    /// The first TCP address the server listens on.
     ///
     /// # Errors
-    /// When the socket cannot report it (not seen in practice).
+    /// When it listens on no TCP address, or the socket cannot report it.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.listener.local_addr()
+        self.local_addrs()?
+            .into_iter()
+            .find_map(|addr| match addr {
+                ListenAddr::Tcp(addr) => Some(addr),
+                ListenAddr::Unix(_) => None,
+            })
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no TCP address"))
+    }
+
+    /// Every address the server listens on, in the order given.
+    ///
+    /// # Errors
+    /// When a socket cannot report its address (not seen in practice).
+    pub fn local_addrs(&self) -> io::Result<Vec<ListenAddr>> {
+        self.listeners
+            .iter()
+            .map(listener::Bound::local_addr)
+            .collect()
     }
 
     /// A handle on the serving statuses that the health service reports.
@@ -226,8 +258,9 @@ impl Server {
     where
         F: Future<Output = ()>,
     {
+        let local_addrs = self.local_addrs()?;
         let Server {
-            listener,
+            listeners,
             settings,
             health,
             streams,
@@ -239,22 +272,20 @@ impl Server {
         // Decoded once: metrics label by it, the deadline layer picks the unary methods.
         let known_methods = methods::methods(&routes::DESCRIPTOR_SETS);
         let metrics = metrics::Metrics::new(&known_methods, streams.clone());
-        let local_addr = listener.local_addr()?;
-        let instance = settings
-            .instance_name
-            .clone()
-            .unwrap_or_else(|| default_instance_name(local_addr));
+        let host = host_name();
         let (routes, names) =
-            routes::routes(&settings, &health, &streams, &models, feedback, &instance)?;
+            routes::routes(&settings, &health, &streams, &models, feedback, &host)?;
         let grpc = grpc_stack(&settings, &known_methods, metrics.clone(), routes);
         let service = edge::service(&settings, grpc, metrics, upstream)?;
 
         set_serving(&health, &names, &settings, &models);
         edge::log_settings(&settings);
         let scheme = if tls.is_some() { "TLS" } else { "plaintext" };
-        info!(services = ?names, %instance, "listening on {local_addr} ({scheme})");
+        for addr in &local_addrs {
+            info!(services = ?names, "listening on {addr} ({scheme})");
+        }
 
-        let mut listener = listener::Listener::new(listener, tls, &settings);
+        let mut listener = listener::Listener::new(listeners, tls, &settings);
         listener.run(service, shutdown).await;
         health.shut_down();
         listener.shut_down(settings.shutdown_grace).await;
@@ -262,15 +293,14 @@ impl Server {
     }
 }
 
-/// The instance name without `--instance-name`: this machine's host name and the port,
-/// which tells apart servers on one machine as well as machines.
-fn default_instance_name(addr: SocketAddr) -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+/// This machine's host name (`localhost` when it cannot be read), for the echo
+/// service's default instance names and the interop service's `hostname`.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|name| name.trim().to_owned())
         .ok()
         .filter(|name| !name.is_empty())
-        .unwrap_or_else(|| "localhost".to_owned());
-    format!("{host}:{}", addr.port())
+        .unwrap_or_else(|| "localhost".to_owned())
 }
 
 /// The layers every gRPC call goes through, from the network or from the REST gateway,

@@ -66,14 +66,14 @@ macro_rules! with_compression {
 }
 
 /// The router of every hosted service, and the full names of those services (as
-/// registered with health).
+/// registered with health); `host` is this machine's name, for the instance names.
 pub(super) fn routes(
     settings: &Settings,
     health: &HealthRegistry,
     streams: &ActiveStreams,
     models: &Arc<ModelRegistry>,
     feedback: FeedbackStore,
-    instance: &str,
+    host: &str,
 ) -> Result<(Routes, Vec<String>), ServeError> {
     let limit = settings.max_message_size;
     let echo = EchoServer::new(EchoService::new(streams.clone()))
@@ -129,14 +129,22 @@ pub(super) fn routes(
     // The interop service chooses compression message by message (InteropWire): tonic
     // decompresses what clients send, and compresses nothing itself.
     let interop = InteropWire::new(
-        TestServiceServer::new(InteropService::new(instance.to_owned(), streams.clone()))
-            .max_decoding_message_size(limit)
-            .max_encoding_message_size(limit)
-            .accept_compressed(CompressionEncoding::Gzip)
-            .accept_compressed(CompressionEncoding::Zstd),
+        TestServiceServer::new(InteropService::new(
+            settings
+                .instance_name
+                .clone()
+                .unwrap_or_else(|| host.to_owned()),
+            host.to_owned(),
+            streams.clone(),
+        ))
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit)
+        .accept_compressed(CompressionEncoding::Gzip)
+        .accept_compressed(CompressionEncoding::Zstd),
     );
     let unimplemented = with_compression!(UnimplementedServiceServer::new(Unimplemented));
-    let echo = EchoMetadata::new(with_compression!(echo), instance)
+    let instance = settings.instance_name.as_deref();
+    let echo = EchoMetadata::new(with_compression!(echo), instance, host)
         .map_err(|err| ServeError::Setting(format!("--instance-name {instance:?}: {err}")))?;
     let (greeter, calculator, model, fraud) = (
         with_compression!(greeter),

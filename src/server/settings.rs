@@ -1,8 +1,10 @@
 //! How the server behaves: [`Settings`], and the one place their defaults are written.
 
 use std::{
+    fmt,
     net::{Ipv4Addr, SocketAddr, SocketAddrV4},
     path::PathBuf,
+    str::FromStr,
     sync::Arc,
     time::Duration,
 };
@@ -16,6 +18,41 @@ pub use super::tls::TlsFiles;
 /// port gRPC's examples use.
 pub const DEFAULT_LISTEN: SocketAddr =
     SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 50051));
+
+/// Where the server takes connections: a TCP address, or a Unix domain socket's path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListenAddr {
+    /// `HOST:PORT`, such as `127.0.0.1:50051` or `[::]:50051` (port 0: a free port).
+    Tcp(SocketAddr),
+    /// `unix:PATH`: a Unix domain socket, for clients on this machine only; the file is
+    /// created at start and removed at shutdown.
+    Unix(PathBuf),
+}
+
+impl FromStr for ListenAddr {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        if let Some(path) = text.strip_prefix("unix:") {
+            if path.is_empty() {
+                return Err("unix: needs a path, as in unix:/tmp/grpc-showcase.sock".into());
+            }
+            return Ok(Self::Unix(PathBuf::from(path)));
+        }
+        text.parse().map(Self::Tcp).map_err(|_| {
+            format!("{text:?} is not HOST:PORT (127.0.0.1:50051, [::]:50051) nor unix:PATH")
+        })
+    }
+}
+
+impl fmt::Display for ListenAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Tcp(addr) => addr.fmt(f),
+            Self::Unix(path) => write!(f, "unix:{}", path.display()),
+        }
+    }
+}
 
 /// How the server behaves, independent of where it listens.
 #[derive(Debug, Clone)]

@@ -18,7 +18,12 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response};
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use pin_project_lite::pin_project;
-use tonic::{Status, body::Body, server::NamedService, transport::server::TcpConnectInfo};
+use tonic::{
+    Status,
+    body::Body,
+    server::NamedService,
+    transport::server::{TcpConnectInfo, UdsConnectInfo},
+};
 use tower::Service;
 
 use crate::domain::echo::{PREFIX, trailer_name};
@@ -36,20 +41,44 @@ const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
 #[derive(Debug, Clone)]
 pub struct EchoMetadata<S> {
     inner: S,
-    /// This server instance's name (`--instance-name`).
-    instance: HeaderValue,
+    /// This server instance's name (`--instance-name`), for every connection.
+    instance: Option<HeaderValue>,
+    /// This machine's name: without `--instance-name`, the instance is this and the
+    /// port the connection came in on (`host:50051`), or `host:unix` for a Unix socket,
+    /// so that one server listening on several ports shows as several instances.
+    host: String,
 }
 
 impl<S> EchoMetadata<S> {
-    /// `inner`, answering as the server instance `instance`.
+    /// `inner`, answering as `instance`, or else as `host` and the connection's port.
     ///
     /// # Errors
     /// When `instance` cannot be a header value (a control character).
-    pub fn new(inner: S, instance: &str) -> Result<Self, http::header::InvalidHeaderValue> {
+    pub fn new(
+        inner: S,
+        instance: Option<&str>,
+        host: &str,
+    ) -> Result<Self, http::header::InvalidHeaderValue> {
         Ok(Self {
             inner,
-            instance: HeaderValue::from_str(instance)?,
+            instance: instance.map(HeaderValue::from_str).transpose()?,
+            host: host.to_owned(),
         })
+    }
+
+    /// The instance that answers `request`.
+    fn instance_of<B>(&self, request: &Request<B>) -> Option<HeaderValue> {
+        if let Some(instance) = &self.instance {
+            return Some(instance.clone());
+        }
+        let port = match request.extensions().get::<TcpConnectInfo>() {
+            Some(info) => info
+                .local_addr
+                .map_or("?".to_owned(), |a| a.port().to_string()),
+            None if request.extensions().get::<UdsConnectInfo>().is_some() => "unix".to_owned(),
+            None => "in-process".to_owned(),
+        };
+        HeaderValue::from_str(&format!("{}:{port}", self.host)).ok()
     }
 }
 
@@ -77,12 +106,21 @@ where
             .filter(|(name, _)| name.as_str().starts_with(PREFIX))
             .map(|(name, value)| (name.clone(), value.clone()))
             .collect();
-        let peer = request
-            .extensions()
-            .get::<TcpConnectInfo>()
-            .and_then(|info| info.remote_addr)
-            .map_or_else(|| "unknown".to_owned(), |addr| addr.to_string());
-        let instance = self.instance.clone();
+        let extensions = request.extensions();
+        let peer = match (
+            extensions.get::<TcpConnectInfo>(),
+            extensions.get::<UdsConnectInfo>(),
+        ) {
+            (Some(info), _) => info.remote_addr.map_or("?".to_owned(), |a| a.to_string()),
+            (None, Some(info)) => info
+                .peer_cred
+                .and_then(|cred| cred.pid())
+                .map_or("unix socket".to_owned(), |pid| {
+                    format!("unix socket, pid {pid}")
+                }),
+            (None, None) => "in process".to_owned(),
+        };
+        let instance = self.instance_of(&request);
         let response = self.inner.call(request);
         Box::pin(async move {
             let mut response = response.await?;
@@ -98,7 +136,9 @@ where
             for (name, value) in echoed {
                 headers.append(name, value);
             }
-            headers.insert(INSTANCE, instance);
+            if let Some(instance) = instance {
+                headers.insert(INSTANCE, instance);
+            }
             if let Ok(peer) = HeaderValue::from_str(&peer) {
                 headers.insert(PEER, peer);
             }

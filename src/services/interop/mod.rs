@@ -30,14 +30,20 @@ use crate::{
 pub struct InteropService {
     /// This server instance's name, for `fill_server_id`.
     instance: String,
+    /// This machine's host name, for `fill_server_id`.
+    hostname: String,
     /// Counts the streams this service is working on.
     streams: ActiveStreams,
 }
 
 impl InteropService {
-    /// The service of the server instance `instance`.
-    pub fn new(instance: String, streams: ActiveStreams) -> Self {
-        Self { instance, streams }
+    /// The service of the server instance `instance` on the machine `hostname`.
+    pub fn new(instance: String, hostname: String, streams: ActiveStreams) -> Self {
+        Self {
+            instance,
+            hostname,
+            streams,
+        }
     }
 }
 
@@ -140,7 +146,7 @@ impl TestService for InteropService {
         let payload = payload("response_size", request.response_size)?;
         flags.send_next(request.response_compressed.is_some_and(|c| c.value));
         let (server_id, hostname) = if request.fill_server_id {
-            (self.instance.clone(), hostname())
+            (self.instance.clone(), self.hostname.clone())
         } else {
             Default::default()
         };
@@ -283,11 +289,4 @@ impl UnimplementedService for Unimplemented {
             "grpc.testing.UnimplementedService is not implemented, by design",
         ))
     }
-}
-
-/// This machine's host name, for `fill_server_id`.
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|name| name.trim().to_owned())
-        .unwrap_or_default()
 }
