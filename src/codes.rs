@@ -12,32 +12,72 @@ pub struct CodeName {
     /// As grpc-go prints it, and go-grpc-prometheus labels metrics with it:
     /// `InvalidArgument` (`Canceled` with one L).
     pub go: &'static str,
+    /// As the Connect protocol writes it in its JSON errors: `invalid_argument`
+    /// (`canceled` with one L; connectrpc.com/docs/protocol, "Error Codes").
+    pub connect: &'static str,
+    /// The HTTP status of a Connect unary response with this error (the same section).
+    pub connect_http: u16,
 }
 
-/// The names of the codes 0 to 16, by number
+/// The names of the codes 0 to 16, by number, and the HTTP status Connect maps each to
 /// (<https://grpc.github.io/grpc/core/md_doc_statuscodes.html>).
 pub const CODE_NAMES: [CodeName; 17] = [
-    name("OK", "OK"),
-    name("CANCELLED", "Canceled"),
-    name("UNKNOWN", "Unknown"),
-    name("INVALID_ARGUMENT", "InvalidArgument"),
-    name("DEADLINE_EXCEEDED", "DeadlineExceeded"),
-    name("NOT_FOUND", "NotFound"),
-    name("ALREADY_EXISTS", "AlreadyExists"),
-    name("PERMISSION_DENIED", "PermissionDenied"),
-    name("RESOURCE_EXHAUSTED", "ResourceExhausted"),
-    name("FAILED_PRECONDITION", "FailedPrecondition"),
-    name("ABORTED", "Aborted"),
-    name("OUT_OF_RANGE", "OutOfRange"),
-    name("UNIMPLEMENTED", "Unimplemented"),
-    name("INTERNAL", "Internal"),
-    name("UNAVAILABLE", "Unavailable"),
-    name("DATA_LOSS", "DataLoss"),
-    name("UNAUTHENTICATED", "Unauthenticated"),
+    name("OK", "OK", "ok", 200),
+    name("CANCELLED", "Canceled", "canceled", 499),
+    name("UNKNOWN", "Unknown", "unknown", 500),
+    name(
+        "INVALID_ARGUMENT",
+        "InvalidArgument",
+        "invalid_argument",
+        400,
+    ),
+    name(
+        "DEADLINE_EXCEEDED",
+        "DeadlineExceeded",
+        "deadline_exceeded",
+        504,
+    ),
+    name("NOT_FOUND", "NotFound", "not_found", 404),
+    name("ALREADY_EXISTS", "AlreadyExists", "already_exists", 409),
+    name(
+        "PERMISSION_DENIED",
+        "PermissionDenied",
+        "permission_denied",
+        403,
+    ),
+    name(
+        "RESOURCE_EXHAUSTED",
+        "ResourceExhausted",
+        "resource_exhausted",
+        429,
+    ),
+    name(
+        "FAILED_PRECONDITION",
+        "FailedPrecondition",
+        "failed_precondition",
+        400,
+    ),
+    name("ABORTED", "Aborted", "aborted", 409),
+    name("OUT_OF_RANGE", "OutOfRange", "out_of_range", 400),
+    name("UNIMPLEMENTED", "Unimplemented", "unimplemented", 501),
+    name("INTERNAL", "Internal", "internal", 500),
+    name("UNAVAILABLE", "Unavailable", "unavailable", 503),
+    name("DATA_LOSS", "DataLoss", "data_loss", 500),
+    name("UNAUTHENTICATED", "Unauthenticated", "unauthenticated", 401),
 ];
 
-const fn name(canonical: &'static str, go: &'static str) -> CodeName {
-    CodeName { canonical, go }
+const fn name(
+    canonical: &'static str,
+    go: &'static str,
+    connect: &'static str,
+    connect_http: u16,
+) -> CodeName {
+    CodeName {
+        canonical,
+        go,
+        connect,
+        connect_http,
+    }
 }
 
 /// The names of the code numbered `code`, 0 to 16; `None` for any other number.
@@ -91,6 +131,12 @@ mod tests {
                 other => other,
             };
             assert_eq!(names.go, go);
+            // Connect's: the canonical name in lower case, but for canceled.
+            let connect = names
+                .canonical
+                .to_lowercase()
+                .replace("cancelled", "canceled");
+            assert_eq!(names.connect, connect);
         }
         assert_eq!(
             code_name(Code::InvalidArgument as i32).unwrap().canonical,

@@ -21,6 +21,7 @@
 //! | `grpc.health.v1.Health` | [`services::health`] | [`domain::health`] |
 //! | `grpc.reflection.v1` and `v1alpha` | tonic-reflection, set up in [`server::routes`] | [`proto::FILE_DESCRIPTOR_SET`] |
 //! | `POST /api/FraudActivity` (REST) | [`server::gateway`] | a gRPC call to the fraud service |
+//! | `POST /package.Service/Method` as JSON (Connect) | [`server::connect`] | a gRPC call to the service |
 //! | `GET /metrics` | [`server::edge`] | [`server::layers::metrics`] |
 //!
 //! From the outside in:

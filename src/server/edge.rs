@@ -1,6 +1,6 @@
-//! The edge of the server: what a request meets before the gRPC layers. `GET /metrics`
-//! and the REST gateway under `/api/` are answered here; everything else goes through
-//! grpc-web's translation to the gRPC stack. CORS wraps it all when origins are allowed.
+//! The edge of the server: what a request meets before the gRPC layers. `GET /metrics`,
+//! the REST gateway under `/api/` and Connect calls (JSON over HTTP, [`connect`]) are
+//! answered here; everything else goes through grpc-web's translation to the gRPC stack. CORS wraps it all when origins are allowed.
 //! Also the gateway's channel to another server, and the start-up log of these settings.
 
 use std::{
@@ -22,8 +22,10 @@ use tracing::{info, warn};
 
 use super::{
     HttpService, ServeError,
+    connect::{self, Connect},
     gateway::{self, Gateway},
     layers::metrics,
+    routes::DESCRIPTOR_SETS,
     settings::Settings,
 };
 
@@ -47,10 +49,13 @@ pub(super) fn service(
         Some(channel) => tower::util::BoxCloneSyncService::new(channel),
         None => Gateway::in_process(grpc.clone()),
     };
+    let connect = Connect::new(&DESCRIPTOR_SETS, grpc.clone(), settings.max_message_size)
+        .map_err(|err| ServeError::Setting(format!("the descriptor sets for Connect: {err}")))?;
     let edge = Edge {
         shared: Arc::new(EdgeShared {
             metrics,
             gateway: Gateway::new(upstream, settings.auth.clone(), settings.gateway_timeout),
+            connect,
         }),
         grpc_web: GrpcWebLayer::new().layer(grpc),
     };
@@ -80,6 +85,8 @@ pub struct Edge {
 struct EdgeShared {
     metrics: metrics::Metrics,
     gateway: Gateway,
+    /// Connect calls (JSON over HTTP) to every method.
+    connect: Connect,
 }
 
 /// The response future of `/metrics` and the gateway, which the edge answers itself.
@@ -118,6 +125,12 @@ impl tower::Service<Request<Body>> for Edge {
                     .metrics
                     .record_http(handler, &method, response.status(), elapsed);
                 Ok(response)
+            }));
+        }
+        if connect::is_connect(request.method(), request.headers()) {
+            let connect = self.shared.connect.clone();
+            return futures::future::Either::Left(Box::pin(async move {
+                Ok(connect.handle(request).await)
             }));
         }
         futures::future::Either::Right(self.grpc_web.call(request))
@@ -161,6 +174,8 @@ fn cors_layer(origins: &[String]) -> Result<Option<CorsLayer>, ServeError> {
                 header("grpc-timeout"),
                 header("grpc-accept-encoding"),
                 header("grpc-encoding"),
+                header("connect-protocol-version"),
+                header("connect-timeout-ms"),
             ])
             // The status of a grpc-web call is in these (trailers-only responses): a
             // script can read them only when they are exposed.

@@ -1,0 +1,434 @@
+//! The Connect protocol (connectrpc.com/docs/protocol) on the gRPC port, for every method
+//! of every service: plain HTTP with JSON (or protobuf), which `curl`, browsers and
+//! Connect clients speak.
+//!
+//! - Unary: `POST /package.Service/Method` with `Content-Type: application/json` (or
+//!   `application/proto`) and the request message as the body; the reply is the
+//!   response message, or a Connect error with the HTTP status the protocol maps its
+//!   code to.
+//! - Streams: `Content-Type: application/connect+json` (or `+proto`); each message in
+//!   an envelope (a flags byte, a 32-bit big-endian length); the reply's last envelope
+//!   (flag 0b10) carries the status and the trailers as JSON. Server streams work over
+//!   HTTP/1.1; client and bidirectional streams need HTTP/2 for both directions at once.
+//! - `Connect-Timeout-Ms` is the call's deadline; other `x-*` headers and
+//!   `authorization` are the call's metadata. Response metadata comes back as headers,
+//!   and trailers as headers prefixed `trailer-` (unary) or in the last envelope.
+//!
+//! Transcoding is generic: the server's descriptor sets (prost-reflect's dynamic
+//! messages) turn each message to protobuf and back, and the call itself is a gRPC call
+//! to this server's own stack, so it goes through the same layers as a call from the
+//! network: metrics, limits, auth, deadlines, message limits.
+
+pub mod codec;
+pub mod error;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use codec::{COMPRESSED, Codec, END_STREAM, Envelopes, envelope, from_proto, to_proto};
+use error::ConnectError;
+use http::{
+    HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode,
+    header::{AUTHORIZATION, CONTENT_TYPE},
+    request::Parts,
+};
+use http_body_util::{BodyExt, Full, Limited, StreamBody};
+use prost_reflect::{DescriptorPool, MethodDescriptor};
+use serde_json::{Map, Value, json};
+use tonic::{Code, Status, body::Body};
+use tower::ServiceExt;
+
+use super::HttpService;
+
+const CONNECT_TIMEOUT_MS: HeaderName = HeaderName::from_static("connect-timeout-ms");
+const GRPC_TIMEOUT: HeaderName = HeaderName::from_static("grpc-timeout");
+const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
+
+/// A call's content type: how its messages are written, and whether it is a stream.
+fn content_type(headers: &HeaderMap) -> Option<(Codec, bool)> {
+    let value = headers.get(CONTENT_TYPE)?.to_str().ok()?;
+    let media = value.split(';').next()?.trim();
+    Some(match media {
+        "application/json" => (Codec::Json, false),
+        "application/proto" => (Codec::Proto, false),
+        "application/connect+json" => (Codec::Json, true),
+        "application/connect+proto" => (Codec::Proto, true),
+        _ => return None,
+    })
+}
+
+/// Whether a request is a Connect call: a POST with one of Connect's content types.
+pub fn is_connect(method: &Method, headers: &HeaderMap) -> bool {
+    method == Method::POST && content_type(headers).is_some()
+}
+
+/// The Connect handler: the descriptors, and the gRPC stack it calls.
+#[derive(Clone)]
+pub struct Connect {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    /// Every message and method the server knows.
+    pool: DescriptorPool,
+    /// This server's gRPC stack, with all its layers.
+    grpc: HttpService,
+    /// The largest unary request body, bytes (`--max-message-size`).
+    max_body: usize,
+}
+
+impl Connect {
+    /// A handler for the methods of `descriptor_sets` (encoded `FileDescriptorSet`s),
+    /// calling `grpc`; unary bodies up to `max_body` bytes.
+    ///
+    /// # Errors
+    /// When a descriptor set does not decode or refers to files not given before it.
+    pub fn new(
+        descriptor_sets: &[&[u8]],
+        grpc: HttpService,
+        max_body: usize,
+    ) -> Result<Self, prost_reflect::DescriptorError> {
+        let mut pool = DescriptorPool::new();
+        for set in descriptor_sets {
+            pool.decode_file_descriptor_set(*set)?;
+        }
+        Ok(Self {
+            shared: Arc::new(Shared {
+                pool,
+                grpc,
+                max_body,
+            }),
+        })
+    }
+
+    /// Answers one Connect call.
+    pub async fn handle(self, request: Request<Body>) -> Response<Body> {
+        let pool = &self.shared.pool;
+        let Some((codec, streaming)) = content_type(request.headers()) else {
+            return ConnectError::new(Code::Unknown, "not a Connect call").into_response(pool);
+        };
+        let method = match self.method(request.uri().path()) {
+            Ok(method) => method,
+            Err(err) => return err.into_response(pool),
+        };
+        let is_stream = method.is_client_streaming() || method.is_server_streaming();
+        if is_stream != streaming {
+            let wanted = if is_stream {
+                "application/connect+json"
+            } else {
+                "application/json"
+            };
+            let mut response = ConnectError::new(
+                Code::InvalidArgument,
+                format!("{} takes Content-Type: {wanted}", method.full_name()),
+            )
+            .into_response(pool);
+            *response.status_mut() = StatusCode::UNSUPPORTED_MEDIA_TYPE;
+            return response;
+        }
+        let (parts, body) = request.into_parts();
+        if streaming {
+            self.streaming(parts, body, codec, method).await
+        } else {
+            match self.unary(parts, body, codec, &method).await {
+                Ok(response) | Err(response) => response,
+            }
+        }
+    }
+
+    /// The method of `path` (`/package.Service/Method`).
+    fn method(&self, path: &str) -> Result<MethodDescriptor, ConnectError> {
+        let (service, name) = path
+            .trim_start_matches('/')
+            .split_once('/')
+            .unwrap_or_default();
+        let Some(service) = self.shared.pool.get_service_by_name(service) else {
+            return Err(ConnectError::new(
+                Code::Unimplemented,
+                format!("no service {service:?} on this server"),
+            ));
+        };
+        service.methods().find(|m| m.name() == name).ok_or_else(|| {
+            let names: Vec<String> = service.methods().map(|m| m.name().to_owned()).collect();
+            ConnectError::new(
+                Code::Unimplemented,
+                format!(
+                    "{} has no method {name:?}; its methods are {}",
+                    service.full_name(),
+                    names.join(", ")
+                ),
+            )
+        })
+    }
+
+    async fn unary(
+        &self,
+        parts: Parts,
+        body: Body,
+        codec: Codec,
+        method: &MethodDescriptor,
+    ) -> Result<Response<Body>, Response<Body>> {
+        let pool = &self.shared.pool;
+        let fail = |err: ConnectError| err.into_response(pool);
+        let max = self.shared.max_body;
+        let bytes = match Limited::new(body, max).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(err) if err.is::<http_body_util::LengthLimitError>() => {
+                return Err(fail(ConnectError::new(
+                    Code::ResourceExhausted,
+                    format!("the request body is over {max} bytes (--max-message-size)"),
+                )));
+            }
+            Err(err) => {
+                return Err(fail(ConnectError::new(
+                    Code::InvalidArgument,
+                    format!("the request body could not be read: {err}"),
+                )));
+            }
+        };
+        let message = to_proto(codec, &method.input(), &bytes).map_err(fail)?;
+        let request =
+            grpc_request(&parts, Body::new(Full::new(envelope(0, &message)))).map_err(fail)?;
+        let Ok(response) = self.shared.grpc.clone().oneshot(request).await;
+        let (head, body) = response.into_parts();
+        let mut headers = metadata_headers(&head.headers);
+        let (data, trailers) = match body.collect().await {
+            Ok(collected) => {
+                let trailers = collected.trailers().cloned();
+                (collected.to_bytes(), trailers)
+            }
+            Err(status) => (Bytes::new(), Some(status_trailers(&status))),
+        };
+        // A trailers-only response has its status in its headers.
+        let trailers = trailers.unwrap_or_else(|| head.headers.clone());
+        for (name, value) in metadata_headers(&trailers).iter() {
+            if let Ok(name) = HeaderName::from_bytes(format!("trailer-{name}").as_bytes()) {
+                headers.append(name, value.clone());
+            }
+        }
+        let status = Status::from_header_map(&trailers)
+            .unwrap_or_else(|| Status::internal("the call ended without a status"));
+        let mut response = if status.code() == Code::Ok {
+            let mut frames = Envelopes::default();
+            frames.push(&data);
+            let Some((_, message)) = frames.next_frame() else {
+                return Err(fail(ConnectError::new(
+                    Code::Internal,
+                    "the call ended without a reply",
+                )));
+            };
+            let reply = from_proto(codec, &method.output(), &message).map_err(fail)?;
+            Response::builder()
+                .header(CONTENT_TYPE, format!("application/{}", codec.name()))
+                .body(Body::new(Full::new(Bytes::from(reply))))
+                .expect("a valid response")
+        } else {
+            ConnectError::from_status(&status).into_response(pool)
+        };
+        response.headers_mut().extend(headers);
+        Ok(response)
+    }
+
+    async fn streaming(
+        &self,
+        parts: Parts,
+        body: Body,
+        codec: Codec,
+        method: MethodDescriptor,
+    ) -> Response<Body> {
+        let input = method.input();
+        // Envelopes in, gRPC messages out, one by one: the call reads the next request
+        // only when it wants it, so a slow service slows the client down.
+        let requests = async_stream::stream! {
+            let mut body = body;
+            let mut frames = Envelopes::default();
+            while let Some(frame) = body.frame().await {
+                let data = match frame {
+                    Err(status) => { yield Err(status); return; }
+                    Ok(frame) => match frame.into_data() { Ok(data) => data, Err(_) => continue },
+                };
+                frames.push(&data);
+                while let Some((flags, payload)) = frames.next_frame() {
+                    if flags & COMPRESSED != 0 {
+                        yield Err(Status::invalid_argument("compressed envelopes are not supported: send them uncompressed"));
+                        return;
+                    }
+                    match to_proto(codec, &input, &payload) {
+                        Ok(message) => yield Ok(http_body::Frame::data(envelope(0, &message))),
+                        Err(err) => { yield Err(Status::new(err.code, err.message)); return; }
+                    }
+                }
+            }
+        };
+        let request = match grpc_request(&parts, Body::new(StreamBody::new(requests))) {
+            Ok(request) => request,
+            Err(err) => {
+                return stream_response(codec, HeaderMap::new(), end_only(err, &self.shared.pool));
+            }
+        };
+        let Ok(response) = self.shared.grpc.clone().oneshot(request).await;
+        let (head, body) = response.into_parts();
+        let shared = Arc::clone(&self.shared);
+        let output = method.output();
+        let headers = metadata_headers(&head.headers);
+        let replies = async_stream::stream! {
+            let pool = &shared.pool;
+            if head.headers.contains_key(GRPC_STATUS) {
+                yield Ok::<_, Status>(end_stream(&head.headers, pool));
+                return;
+            }
+            let mut body = body;
+            let mut frames = Envelopes::default();
+            loop {
+                let frame = match body.frame().await {
+                    None => {
+                        yield Ok(end_stream(&status_trailers(&Status::internal("the call ended without a status")), pool));
+                        return;
+                    }
+                    Some(Err(status)) => { yield Ok(end_stream(&status_trailers(&status), pool)); return; }
+                    Some(Ok(frame)) => frame,
+                };
+                match frame.into_data() {
+                    Ok(data) => {
+                        frames.push(&data);
+                        while let Some((_, message)) = frames.next_frame() {
+                            match from_proto(codec, &output, &message) {
+                                Ok(reply) => yield Ok(http_body::Frame::data(envelope(0, &reply))),
+                                Err(err) => { yield Ok(end_stream_error(&err, &HeaderMap::new(), pool)); return; }
+                            }
+                        }
+                    }
+                    Err(frame) => {
+                        if let Ok(trailers) = frame.into_trailers() {
+                            yield Ok(end_stream(&trailers, pool));
+                            return;
+                        }
+                    }
+                }
+            }
+        };
+        stream_response(codec, headers, Body::new(StreamBody::new(replies)))
+    }
+}
+
+/// The gRPC request for a Connect call: its path, its metadata (`authorization`, `x-*`),
+/// its deadline, and the connection's extensions (the peer's address).
+fn grpc_request(parts: &Parts, body: Body) -> Result<Request<Body>, ConnectError> {
+    let mut request = Request::new(body);
+    *request.method_mut() = Method::POST;
+    *request.uri_mut() = parts.uri.clone();
+    *request.extensions_mut() = parts.extensions.clone();
+    let headers = request.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+    headers.insert("te", HeaderValue::from_static("trailers"));
+    for (name, value) in &parts.headers {
+        if name == AUTHORIZATION || name.as_str().starts_with("x-") {
+            headers.append(name.clone(), value.clone());
+        }
+    }
+    if let Some(value) = parts.headers.get(CONNECT_TIMEOUT_MS) {
+        let millis: u64 = value
+            .to_str()
+            .ok()
+            .filter(|v| !v.is_empty() && v.len() <= 10)
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| {
+                ConnectError::new(
+                    Code::InvalidArgument,
+                    format!("Connect-Timeout-Ms {value:?}: give 1 to 10 digits of milliseconds"),
+                )
+            })?;
+        // grpc-timeout takes at most 8 digits.
+        let timeout = if millis <= 99_999_999 {
+            format!("{millis}m")
+        } else {
+            format!("{}S", (millis / 1000).min(99_999_999))
+        };
+        headers.insert(
+            GRPC_TIMEOUT,
+            HeaderValue::from_str(&timeout).expect("ASCII"),
+        );
+    }
+    Ok(request)
+}
+
+/// The response headers that are call metadata (not HTTP's or gRPC's own).
+fn metadata_headers(headers: &HeaderMap) -> HeaderMap {
+    let mut metadata = HeaderMap::new();
+    for (name, value) in headers {
+        let name_str = name.as_str();
+        let own = name_str.starts_with("grpc-")
+            || matches!(
+                name_str,
+                "content-type" | "content-length" | "te" | "trailer" | "date"
+            );
+        if !own {
+            metadata.append(name.clone(), value.clone());
+        }
+    }
+    metadata
+}
+
+/// The trailers a gRPC response would end with for `status`.
+fn status_trailers(status: &Status) -> HeaderMap {
+    let mut trailers = HeaderMap::new();
+    let _ = status.add_header(&mut trailers);
+    trailers
+}
+
+/// The last envelope of a stream that ended with `trailers`: its status, and its
+/// metadata.
+fn end_stream(trailers: &HeaderMap, pool: &DescriptorPool) -> http_body::Frame<Bytes> {
+    let status = Status::from_header_map(trailers)
+        .unwrap_or_else(|| Status::internal("the call ended without a status"));
+    if status.code() == Code::Ok {
+        return end_frame(json!({ "metadata": metadata_json(trailers) }));
+    }
+    end_stream_error(&ConnectError::from_status(&status), trailers, pool)
+}
+
+fn end_stream_error(
+    error: &ConnectError,
+    trailers: &HeaderMap,
+    pool: &DescriptorPool,
+) -> http_body::Frame<Bytes> {
+    end_frame(json!({ "error": error.to_json(pool), "metadata": metadata_json(trailers) }))
+}
+
+fn end_frame(json: Value) -> http_body::Frame<Bytes> {
+    http_body::Frame::data(envelope(END_STREAM, json.to_string().as_bytes()))
+}
+
+/// Metadata as Connect's JSON: `{"name": ["value", ...]}`.
+fn metadata_json(headers: &HeaderMap) -> Value {
+    let mut metadata = Map::new();
+    for (name, value) in metadata_headers(headers).iter() {
+        let value = Value::String(String::from_utf8_lossy(value.as_bytes()).into_owned());
+        match metadata.get_mut(name.as_str()) {
+            Some(Value::Array(values)) => values.push(value),
+            _ => {
+                metadata.insert(name.as_str().to_owned(), Value::Array(vec![value]));
+            }
+        }
+    }
+    Value::Object(metadata)
+}
+
+/// A stream's response whose body is only its end, with `error`.
+fn end_only(error: ConnectError, pool: &DescriptorPool) -> Body {
+    let frame = end_stream_error(&error, &HeaderMap::new(), pool);
+    let bytes = frame.into_data().unwrap_or_default();
+    Body::new(Full::new(bytes))
+}
+
+fn stream_response(codec: Codec, headers: HeaderMap, body: Body) -> Response<Body> {
+    let mut response = Response::builder()
+        .header(
+            CONTENT_TYPE,
+            format!("application/connect+{}", codec.name()),
+        )
+        .body(body)
+        .expect("a valid response");
+    response.headers_mut().extend(headers);
+    response
+}
