@@ -49,8 +49,13 @@ pub(super) fn service(
         Some(channel) => tower::util::BoxCloneSyncService::new(channel),
         None => Gateway::in_process(grpc.clone()),
     };
-    let connect = Connect::new(&DESCRIPTOR_SETS, grpc.clone(), settings.max_message_size)
-        .map_err(|err| ServeError::Setting(format!("the descriptor sets for Connect: {err}")))?;
+    let connect = Connect::new(
+        &DESCRIPTOR_SETS,
+        grpc.clone(),
+        settings.max_message_size,
+        settings.cors_allowed_origins.clone(),
+    )
+    .map_err(|err| ServeError::Setting(format!("the descriptor sets for Connect: {err}")))?;
     let edge = Edge {
         shared: Arc::new(EdgeShared {
             metrics,
@@ -125,6 +130,12 @@ impl tower::Service<Request<Body>> for Edge {
                     .metrics
                     .record_http(handler, &method, response.status(), elapsed);
                 Ok(response)
+            }));
+        }
+        if connect::websocket::is_websocket(request.method(), request.headers()) {
+            let connect = self.shared.connect.clone();
+            return futures::future::Either::Left(Box::pin(async move {
+                Ok(connect.websocket(request).await)
             }));
         }
         if connect::is_connect(request.method(), request.headers()) {

@@ -231,8 +231,10 @@ impl Listener {
                     }
                 }
             };
+            // With upgrades: HTTP/1.1 connections may become WebSockets
+            // (server/connect/websocket.rs).
             let connection = http
-                .serve_connection(TokioIo::new(io), TowerToHyperService::new(service))
+                .serve_connection_with_upgrades(TokioIo::new(io), TowerToHyperService::new(service))
                 .into_owned();
             if let Err(err) = watcher.watch(connection).await {
                 debug!(%peer, "connection ended with an error: {err}");

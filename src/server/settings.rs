@@ -83,9 +83,10 @@ pub struct Settings {
     pub auth: Option<Arc<Tokens>>,
     /// TLS (and mTLS) on the port; `None` serves plaintext.
     pub tls: Option<TlsFiles>,
-    /// The origins whose web pages may call the server (CORS, for grpc-web and the
-    /// REST gateway): full origins such as `https://app.example.com`, or `*` for any.
-    /// Empty: no CORS headers, so only pages of the server's own origin may call.
+    /// The origins whose web pages may call the server (CORS, for grpc-web, Connect and
+    /// the REST gateway; the `Origin` check of WebSockets): full origins such as
+    /// `https://app.example.com`, or `*` for any. Empty: no CORS headers, so only pages
+    /// of the server's own origin may call.
     pub cors_allowed_origins: Vec<String>,
     /// Where the REST gateway sends its gRPC calls: a URL (`http://host:port` or
     /// `https://...`), or `None` for this server itself, in process.

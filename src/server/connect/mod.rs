@@ -21,6 +21,7 @@
 
 pub mod codec;
 pub mod error;
+pub mod websocket;
 
 use std::sync::Arc;
 
@@ -75,11 +76,15 @@ struct Shared {
     grpc: HttpService,
     /// The largest unary request body, bytes (`--max-message-size`).
     max_body: usize,
+    /// The web origins besides the server's own whose pages may open a WebSocket
+    /// (`--cors-allow-origin`; `*` for any).
+    allowed_origins: Vec<String>,
 }
 
 impl Connect {
     /// A handler for the methods of `descriptor_sets` (encoded `FileDescriptorSet`s),
-    /// calling `grpc`; unary bodies up to `max_body` bytes.
+    /// calling `grpc`; unary bodies up to `max_body` bytes; WebSockets from pages of the
+    /// server's own origin and of `allowed_origins`.
     ///
     /// # Errors
     /// When a descriptor set does not decode or refers to files not given before it.
@@ -87,6 +92,7 @@ impl Connect {
         descriptor_sets: &[&[u8]],
         grpc: HttpService,
         max_body: usize,
+        allowed_origins: Vec<String>,
     ) -> Result<Self, prost_reflect::DescriptorError> {
         let mut pool = DescriptorPool::new();
         for set in descriptor_sets {
@@ -97,6 +103,7 @@ impl Connect {
                 pool,
                 grpc,
                 max_body,
+                allowed_origins,
             }),
         })
     }
