@@ -12,7 +12,7 @@ use grpc_showcase::{domain::auth::Tokens, server::Settings};
 use serde_json::{Value, json};
 use tokio_tungstenite::{
     MaybeTlsStream, WebSocketStream, connect_async,
-    tungstenite::{Message, client::IntoClientRequest},
+    tungstenite::{self, Message, client::IntoClientRequest},
 };
 
 type Socket = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
@@ -30,12 +30,22 @@ async fn send(socket: &mut Socket, message: Value) {
 }
 
 /// The next text frame, as JSON.
-async fn next(socket: &mut Socket) -> Value {
+async fn next_frame(socket: &mut Socket) -> Value {
     loop {
         match socket.next().await.expect("a frame").unwrap() {
             Message::Text(text) => return serde_json::from_str(&text).unwrap(),
             Message::Close(_) => panic!("closed before the frame"),
             _ => continue,
+        }
+    }
+}
+
+/// The next reply or end frame, after the headers frame if one comes first.
+async fn next(socket: &mut Socket) -> Value {
+    loop {
+        let frame = next_frame(socket).await;
+        if frame.get("headers").is_none() {
+            return frame;
         }
     }
 }
@@ -119,17 +129,32 @@ async fn the_query_stands_in_for_headers_a_browser_cannot_set() {
         json!({"message": {"message": "hi"}})
     );
 
-    // A deadline from the query.
-    let path = format!("{path}&timeout_ms=200");
-    let mut request = format!("ws://{}{path}", server.addr)
-        .into_client_request()
-        .unwrap();
-    request
-        .headers_mut()
-        .insert("x-echo-delay-ms", "5000".parse().unwrap());
-    let (mut socket, _) = connect_async(request).await.unwrap();
+    // A deadline, and metadata, from the query.
+    let mut socket = open(
+        &server,
+        &format!("{path}&timeout_ms=200&x-echo-delay-ms=5000"),
+    )
+    .await;
     send(&mut socket, json!({"message": "slow"})).await;
     assert_eq!(next(&mut socket).await["end"]["code"], "deadline_exceeded");
+
+    let mut socket = open(&server, &format!("{path}&x-echo-note=from%20the%20query")).await;
+    send(&mut socket, json!({"message": "hi"})).await;
+    let headers = next_frame(&mut socket).await;
+    assert_eq!(
+        headers["headers"]["x-echo-note"],
+        json!(["from the query"]),
+        "{headers}"
+    );
+
+    // Only `x-` names become metadata; a bad one is refused before the upgrade.
+    let bad = format!("ws://{}{path}&x-bad%20name=1", server.addr);
+    match connect_async(bad).await {
+        Err(tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 400)
+        }
+        other => panic!("expected a refused upgrade, got {other:?}"),
+    }
 }
 
 #[tokio::test]
@@ -195,4 +220,42 @@ async fn only_pages_of_allowed_origins_may_open_a_socket() {
             json!({"message": {"message": "Hello, Ada!"}})
         );
     }
+}
+
+#[tokio::test]
+async fn the_response_headers_come_first_and_the_trailers_last() {
+    let server = TestServer::start().await;
+    let mut request = format!(
+        "ws://{}/grpc.examples.echo.Echo/BidirectionalStreamingEcho",
+        server.addr
+    )
+    .into_client_request()
+    .unwrap();
+    request
+        .headers_mut()
+        .insert("x-echo-note", "done".parse().unwrap());
+    let (mut socket, _) = connect_async(request).await.unwrap();
+    send(&mut socket, json!({"message": "hi"})).await;
+    let headers = next_frame(&mut socket).await;
+    assert!(
+        headers["headers"]["x-echo-instance"][0].is_string(),
+        "{headers}"
+    );
+    assert_eq!(
+        headers["headers"]["x-echo-note"],
+        json!(["done"]),
+        "{headers}"
+    );
+    assert_eq!(
+        next_frame(&mut socket).await,
+        json!({"message": {"message": "hi"}})
+    );
+    socket.send(Message::text("")).await.unwrap();
+    let end = next_frame(&mut socket).await;
+    assert_eq!(end["end"]["code"], "ok", "{end}");
+    assert_eq!(
+        end["end"]["metadata"]["x-echo-trailer-note"],
+        json!(["done"]),
+        "{end}"
+    );
 }

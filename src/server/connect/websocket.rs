@@ -3,6 +3,8 @@
 //!
 //! `GET /package.Service/Method` with `Upgrade: websocket` (HTTP/1.1) opens one call:
 //! - each text frame from the client is one request message, as proto3 JSON;
+//! - the call's response headers come first, as `{"headers": {"name": ["value"]}}`
+//!   (not when the call fails before it answers: then the end frame comes alone);
 //! - each reply comes as a text frame `{"message": {...}}`, as it is sent;
 //! - the last frame is `{"end": {"code": "ok", "metadata": {...}}}`, or the error as
 //!   Connect writes it (`code`, `message`, `details`) with the trailers in `metadata`;
@@ -17,15 +19,16 @@
 //! Only pages of the server's own origin, or of an origin `--cors-allow-origin` allows,
 //! may open one (browsers let any page open a WebSocket anywhere). Browsers cannot set
 //! headers on a WebSocket: `?token=TOKEN` stands for
-//! `authorization: Bearer TOKEN` and `?timeout_ms=N` for the deadline; `x-*` headers,
-//! where a client can send them, are the call's metadata. The server reads at most one
+//! `authorization: Bearer TOKEN`, `?timeout_ms=N` for the deadline, and any query
+//! parameter named `x-...` for a metadata header of that name (it may repeat); other
+//! clients may send `x-*` headers as well. The server reads at most one
 //! message ahead of the call, so a fast sender is slowed down to the call's pace.
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
-use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, StreamBody};
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
@@ -77,18 +80,47 @@ impl Connect {
             .into_response(pool);
         };
         let accept = derive_accept_key(key.as_bytes());
-        // The browser's stand-ins for headers, from the query.
+        // The browser's stand-ins for headers, from the query: a browser's WebSocket
+        // cannot set request headers.
         let query = request.uri().query().unwrap_or_default().to_owned();
         for (name, value) in form_urlencoded::parse(query.as_bytes()) {
-            let header = match name.as_ref() {
-                "token" => Some((header::AUTHORIZATION.as_str(), format!("Bearer {value}"))),
-                "timeout_ms" => Some(("connect-timeout-ms", value.into_owned())),
-                _ => None,
+            let name = name.to_ascii_lowercase();
+            let (name, value) = match name.as_str() {
+                "token" => (header::AUTHORIZATION, format!("Bearer {value}")),
+                "timeout_ms" => (HeaderName::from_static("connect-timeout-ms"), value.into()),
+                // Custom metadata: `x-` names only, so that a query cannot pose as a
+                // protocol header (`content-type`, `grpc-timeout` ...).
+                custom if custom.starts_with("x-") => {
+                    match HeaderName::from_bytes(custom.as_bytes()) {
+                        Ok(name) => (name, value.into_owned()),
+                        Err(_) => {
+                            return ConnectError::new(
+                                Code::InvalidArgument,
+                                format!("query parameter {custom:?} is not a valid metadata name"),
+                            )
+                            .into_response(pool);
+                        }
+                    }
+                }
+                _ => continue,
             };
-            if let Some((name, value)) = header
-                && let Ok(value) = HeaderValue::from_str(&value)
-            {
-                request.headers_mut().insert(name, value);
+            match HeaderValue::from_str(&value) {
+                // Custom metadata may repeat; the token and the deadline may not.
+                Ok(value) if name.as_str().starts_with("x-") => {
+                    request.headers_mut().append(name, value);
+                }
+                Ok(value) => {
+                    request.headers_mut().insert(name, value);
+                }
+                Err(_) => {
+                    return ConnectError::new(
+                        Code::InvalidArgument,
+                        format!(
+                            "query parameter {name} has a value that is not a valid header value"
+                        ),
+                    )
+                    .into_response(pool);
+                }
             }
         }
         let upgrade = hyper::upgrade::on(&mut request);
@@ -248,6 +280,12 @@ where
         .headers
         .contains_key("grpc-status")
         .then(|| head.headers.clone());
+    if trailers.is_none() {
+        let headers = json!({ "headers": metadata_json(&head.headers) });
+        if sink.send(Message::text(headers.to_string())).await.is_err() {
+            return Value::Null;
+        }
+    }
     let mut frames = Envelopes::default();
     while trailers.is_none() {
         let frame = match body.frame().await {
