@@ -308,6 +308,33 @@ async fn client_and_bidirectional_streams_work_over_http2() {
     assert_eq!(frames.last().unwrap().0, 2);
 }
 
+#[tokio::test]
+async fn a_stream_body_that_is_not_whole_envelopes_is_refused() {
+    let server = TestServer::start().await;
+    let path = "/calculator.Calculator/Average";
+    let end_error = |reply: &HttpReply| {
+        let frames = parse_envelopes(&reply.body);
+        let (flags, end) = frames.last().unwrap().clone();
+        assert_eq!(flags, 2, "{frames:?}");
+        end["error"].clone()
+    };
+    // One whole message, then a cut one: the call fails rather than answer for half.
+    let mut body = envelopes(&[json!({"value": 3}), json!({"value": 5})]);
+    body.truncate(body.len() - 3);
+    let reply = http1(server.addr, "POST", path, &[STREAM], &body).await;
+    let error = end_error(&reply);
+    assert_eq!(error["code"], "invalid_argument", "{error}");
+    assert!(
+        error["message"].as_str().unwrap().contains("5-byte prefix"),
+        "{error}"
+    );
+
+    // Text where the prefix belongs announces gigabytes: refused at once, not buffered.
+    let reply = http1(server.addr, "POST", path, &[STREAM], br#"\x00{"value": 1}"#).await;
+    let error = end_error(&reply);
+    assert_eq!(error["code"], "resource_exhausted", "{error}");
+}
+
 /// `buf curl` (npm's @bufbuild/buf), where installed: `.ci/run` installs it and sets
 /// GRPC_SHOWCASE_BUF to its path.
 fn buf() -> Option<String> {

@@ -134,6 +134,12 @@ impl Envelopes {
         Some((flags, self.pending.split_to(len).freeze()))
     }
 
+    /// The payload length the next frame's prefix announces, once its prefix arrived.
+    pub fn announced_len(&self) -> Option<usize> {
+        let header = self.pending.get(..PREFIX_LEN)?;
+        Some(u32::from_be_bytes([header[1], header[2], header[3], header[4]]) as usize)
+    }
+
     /// Bytes of a frame that has not fully arrived.
     pub fn is_empty(&self) -> bool {
         self.pending.is_empty()

@@ -108,6 +108,11 @@ impl Connect {
         })
     }
 
+    /// Every message and method the server knows.
+    pub fn pool(&self) -> &DescriptorPool {
+        &self.shared.pool
+    }
+
     /// Answers one Connect call.
     pub async fn handle(self, request: Request<Body>) -> Response<Body> {
         let pool = &self.shared.pool;
@@ -244,6 +249,7 @@ impl Connect {
         method: MethodDescriptor,
     ) -> Response<Body> {
         let input = method.input();
+        let max_body = self.shared.max_body;
         // Envelopes in, gRPC messages out, one by one: the call reads the next request
         // only when it wants it, so a slow service slows the client down.
         let requests = async_stream::stream! {
@@ -265,6 +271,20 @@ impl Connect {
                         Err(err) => { yield Err(Status::new(err.code, err.message)); return; }
                     }
                 }
+                // Not buffered up to what a prefix announces: a wrong prefix (say, text
+                // where the 5 bytes belong) would hold gigabytes.
+                if let Some(len) = frames.announced_len().filter(|len| *len > max_body) {
+                    yield Err(Status::resource_exhausted(format!(
+                        "an envelope announces {len} bytes, over the limit of {max_body}"
+                    )));
+                    return;
+                }
+            }
+            if !frames.is_empty() {
+                yield Err(Status::invalid_argument(
+                    "the request body ended inside an envelope: each message needs a 5-byte \
+                     prefix (flags, then its length as 32-bit big-endian) and all its bytes",
+                ));
             }
         };
         let request = match grpc_request(&parts, Body::new(StreamBody::new(requests))) {
