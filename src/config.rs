@@ -9,7 +9,7 @@ use crate::{
         auth::{Tokens, TokensError},
         video::Limits,
     },
-    server::{DEFAULT_LISTEN, ListenAddr, Settings, TlsFiles},
+    server::{DEFAULT_LISTEN, ListenAddr, PlaygroundMode, Settings, TlsFiles},
 };
 
 /// The defaults of the flags that set [`Settings`]: the settings' own defaults, written
@@ -216,6 +216,12 @@ pub struct Config {
     /// either way.
     #[arg(long, env = "GRPC_SHOWCASE_WORKER_THREADS")]
     pub worker_threads: Option<NonZeroUsize>,
+
+    /// Serve the playground, a web page to explore and call every method, at
+    /// http://ADDRESS/. auto: only when every --listen address is loopback or a Unix
+    /// socket (a server open to a network shows no page unless asked to).
+    #[arg(long, env = "GRPC_SHOWCASE_PLAYGROUND", value_enum, default_value_t = defaults().playground)]
+    pub playground: PlaygroundMode,
 }
 
 /// The log output format.
@@ -270,6 +276,7 @@ impl Config {
             http2_keepalive_timeout: *self.http2_keepalive_timeout,
             default_unary_timeout: nonzero(self.default_unary_timeout),
             instance_name: self.instance_name.clone(),
+            playground: self.playground,
             ..Settings::default()
         })
     }

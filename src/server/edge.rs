@@ -1,6 +1,8 @@
 //! The edge of the server: what a request meets before the gRPC layers. `GET /metrics`,
-//! the REST gateway under `/api/` and Connect calls (JSON over HTTP, [`connect`]) are
-//! answered here; everything else goes through grpc-web's translation to the gRPC stack. CORS wraps it all when origins are allowed.
+//! the REST gateway under `/api/`, the playground page (`GET /`, [`super::playground`])
+//! and Connect calls and WebSockets (JSON over HTTP, [`connect`]) are answered here;
+//! everything else goes through grpc-web's translation to the gRPC stack. CORS wraps it
+//! all when origins are allowed.
 //! Also the gateway's channel to another server, and the start-up log of these settings.
 
 use std::{
@@ -25,8 +27,9 @@ use super::{
     connect::{self, Connect},
     gateway::{self, Gateway},
     layers::metrics,
+    playground::Playground,
     routes::DESCRIPTOR_SETS,
-    settings::Settings,
+    settings::{ListenAddr, PlaygroundMode, Settings},
 };
 
 /// What the accept loop serves: the edge, behind CORS when origins are allowed. Not
@@ -44,6 +47,7 @@ pub(super) fn service(
     grpc: HttpService,
     metrics: metrics::Metrics,
     upstream: Option<Channel>,
+    playground: bool,
 ) -> Result<EdgeService, ServeError> {
     let upstream = match upstream {
         Some(channel) => tower::util::BoxCloneSyncService::new(channel),
@@ -56,11 +60,16 @@ pub(super) fn service(
         settings.cors_allowed_origins.clone(),
     )
     .map_err(|err| ServeError::Setting(format!("the descriptor sets for Connect: {err}")))?;
+    let playground = playground
+        .then(|| Playground::new(connect.pool(), settings.auth.is_some()))
+        .transpose()
+        .map_err(ServeError::Setting)?;
     let edge = Edge {
         shared: Arc::new(EdgeShared {
             metrics,
             gateway: Gateway::new(upstream, settings.auth.clone(), settings.gateway_timeout),
             connect,
+            playground,
         }),
         grpc_web: GrpcWebLayer::new().layer(grpc),
     };
@@ -92,6 +101,8 @@ struct EdgeShared {
     gateway: Gateway,
     /// Connect calls (JSON over HTTP) to every method.
     connect: Connect,
+    /// The playground page, when it is on.
+    playground: Option<Playground>,
 }
 
 /// The response future of `/metrics` and the gateway, which the edge answers itself.
@@ -131,6 +142,13 @@ impl tower::Service<Request<Body>> for Edge {
                     .record_http(handler, &method, response.status(), elapsed);
                 Ok(response)
             }));
+        }
+        if Playground::serves(request.method(), path) {
+            let response = match &self.shared.playground {
+                Some(playground) => playground.response(request.method(), path),
+                None => Playground::off_response(),
+            };
+            return futures::future::Either::Left(Box::pin(async move { Ok(response) }));
         }
         if connect::websocket::is_websocket(request.method(), request.headers()) {
             let connect = self.shared.connect.clone();
@@ -265,4 +283,29 @@ pub(super) fn log_settings(settings: &Settings) {
         default_unary_timeout = ?settings.default_unary_timeout,
         "limits"
     );
+}
+
+/// Says where the playground is, or why it is off.
+pub(super) fn log_playground(settings: &Settings, addrs: &[ListenAddr], on: bool) {
+    let scheme = if settings.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    match (
+        on,
+        addrs.iter().find_map(|addr| match addr {
+            ListenAddr::Tcp(addr) => Some(addr),
+            ListenAddr::Unix(_) => None,
+        }),
+    ) {
+        (true, Some(addr)) => info!("playground: open {scheme}://{addr}/ in a browser"),
+        (true, None) => info!("playground on (at / of the Unix socket)"),
+        (false, _) if settings.playground == PlaygroundMode::Off => {
+            info!("playground off (--playground off)")
+        }
+        (false, _) => {
+            info!("playground off: the server listens beyond loopback (--playground on serves it)")
+        }
+    }
 }

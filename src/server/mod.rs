@@ -8,7 +8,8 @@
 //!    connection's addresses in each request so `Request::remote_addr` works;
 //! 2. CORS (tower-http), when [`Settings::cors_allowed_origins`] is not empty;
 //! 3. the edge: `GET /metrics` (Prometheus text, [`metrics`]), the REST gateway under
-//!    `/api/` ([`crate::server::gateway`]), and everything else on to
+//!    `/api/` ([`crate::server::gateway`]), the playground page ([`playground`]),
+//!    Connect calls and WebSockets ([`connect`]), and everything else on to
 //! 4. grpc-web's translation (tonic-web), which turns grpc-web requests (HTTP/1.1 or
 //!    HTTP/2) into gRPC and passes plain gRPC through;
 //! 5. [`metrics::MetricsLayer`], which counts every gRPC call by method and status;
@@ -40,6 +41,7 @@ pub mod gateway;
 pub mod layers;
 pub mod linger;
 pub mod listener;
+pub mod playground;
 pub mod routes;
 pub mod settings;
 pub mod tls;
@@ -67,7 +69,9 @@ use crate::{
 };
 use layers::{auth, deadline, limit, message_limit, methods, metrics};
 pub use listener::shutdown_signal;
-pub use settings::{DEFAULT_LISTEN, ListenAddr, Settings, TlsFiles, video_message_limit};
+pub use settings::{
+    DEFAULT_LISTEN, ListenAddr, PlaygroundMode, Settings, TlsFiles, video_message_limit,
+};
 
 /// An HTTP service of the server: every layer takes and gives tonic bodies.
 pub type HttpService = BoxCloneSyncService<Request<Body>, Response<Body>, Infallible>;
@@ -277,7 +281,8 @@ impl Server {
         let (routes, names) =
             routes::routes(&settings, &health, &streams, &models, feedback, &host)?;
         let grpc = grpc_stack(&settings, &known_methods, metrics.clone(), routes);
-        let service = edge::service(&settings, grpc, metrics, upstream)?;
+        let playground = settings.playground.enabled(&local_addrs);
+        let service = edge::service(&settings, grpc, metrics, upstream, playground)?;
 
         set_serving(&health, &names, &settings, &models);
         edge::log_settings(&settings);
@@ -285,6 +290,7 @@ impl Server {
         for addr in &local_addrs {
             info!(services = ?names, "listening on {addr} ({scheme})");
         }
+        edge::log_playground(&settings, &local_addrs, playground);
 
         let mut listener = listener::Listener::new(listeners, tls, &settings);
         listener.run(service, shutdown).await;

@@ -54,6 +54,41 @@ impl fmt::Display for ListenAddr {
     }
 }
 
+impl ListenAddr {
+    /// Whether only this machine can connect: a loopback address or a Unix socket.
+    pub fn is_local(&self) -> bool {
+        match self {
+            Self::Tcp(addr) => addr.ip().is_loopback(),
+            Self::Unix(_) => true,
+        }
+    }
+}
+
+/// Whether the server serves the playground page at `/` (see
+/// [`crate::server::playground`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum PlaygroundMode {
+    /// When every listen address is local (loopback or a Unix socket): a server
+    /// reachable from a network shows no page unless asked to.
+    #[default]
+    Auto,
+    /// Always.
+    On,
+    /// Never.
+    Off,
+}
+
+impl PlaygroundMode {
+    /// Whether the page is served on `addrs`.
+    pub fn enabled(self, addrs: &[ListenAddr]) -> bool {
+        match self {
+            Self::Auto => addrs.iter().all(ListenAddr::is_local),
+            Self::On => true,
+            Self::Off => false,
+        }
+    }
+}
+
 /// How the server behaves, independent of where it listens.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -112,6 +147,8 @@ pub struct Settings {
     /// so that a client balancing over several servers sees which one answered; `None`:
     /// this machine's host name and the port.
     pub instance_name: Option<String>,
+    /// Whether to serve the playground page at `/`.
+    pub playground: PlaygroundMode,
 }
 
 /// The largest message of the video service, in bytes: a frame's data plus room for
@@ -131,7 +168,8 @@ impl Default for Settings {
     /// no auth, no TLS, no CORS; the gateway calls this server with a 5 s timeout; 200
     /// calls per connection (hyper's default), 1000 in all; a keepalive ping every 60 s
     /// answered within 20 s (grpc-go's default timeout); unary calls without a deadline
-    /// limited to 30 s; the instance named after the host and port.
+    /// limited to 30 s; the instance named after the host and port; the playground on
+    /// loopback addresses only.
     ///
     /// These are also the defaults of the command line's flags, which read them from
     /// here ([`crate::config`]): this is the one place they are written.
@@ -157,6 +195,27 @@ impl Default for Settings {
             http2_keepalive_timeout: Duration::from_secs(20),
             default_unary_timeout: Some(Duration::from_secs(30)),
             instance_name: None,
+            playground: PlaygroundMode::Auto,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addrs(list: &[&str]) -> Vec<ListenAddr> {
+        list.iter().map(|a| a.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn the_playground_is_on_by_default_only_when_every_address_is_local() {
+        let local = addrs(&["127.0.0.1:50051", "[::1]:50051", "unix:/tmp/showcase.sock"]);
+        assert!(PlaygroundMode::Auto.enabled(&local));
+        let exposed = addrs(&["127.0.0.1:50051", "0.0.0.0:50051"]);
+        assert!(!PlaygroundMode::Auto.enabled(&exposed));
+        assert!(!PlaygroundMode::Auto.enabled(&addrs(&["192.168.1.5:50051"])));
+        assert!(PlaygroundMode::On.enabled(&exposed));
+        assert!(!PlaygroundMode::Off.enabled(&local));
     }
 }
