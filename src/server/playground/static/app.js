@@ -231,30 +231,34 @@ function renderDetail(detail) {
     el("pre", {}, JSON.stringify(detail.debug ?? { value: detail.value }, null, 2)));
 }
 
-async function send() {
-  const checked = showCheck();
-  if (!checked.ok) return;
-  let options;
+/** The call options, or null after showing why they are wrong. */
+function checkedOptions() {
   try {
-    options = callOptions();
+    return callOptions();
   } catch (err) {
     $("editor-error").textContent = err.message;
-    return;
+    return null;
   }
-  const text = JSON.stringify(checked.value);
+}
+
+/** Sends one message (an object) on the open stream, and lists it. */
+function sendOnStream(message) {
+  const text = JSON.stringify(message);
+  call.handle.send(text);
+  call.sent.push(text);
+  addReply("sent", message);
+}
+
+async function send() {
+  const checked = showCheck();
+  const options = checked.ok ? checkedOptions() : null;
+  if (!options) return;
   if (call?.handle) {
-    call.handle.send(text);
-    call.sent.push(text);
-    addReply("sent", checked.value);
-    return;
-  }
-  if (current.method.kind === "unary") {
-    await callUnary(text, options);
-  } else {
-    openStream(options);
-    call.handle.send(text);
-    call.sent.push(text);
-    addReply("sent", checked.value);
+    sendOnStream(checked.value);
+  } else if (current.method.kind === "unary") {
+    await callUnary(JSON.stringify(checked.value), options);
+  } else if (openStream(options)) {
+    sendOnStream(checked.value);
   }
 }
 
@@ -278,7 +282,10 @@ async function callUnary(text, options) {
   }
 }
 
-/** Opens a stream for the current method; replies and the status show as they come. */
+/**
+ * Opens a stream for the current method; replies and the status show as they come.
+ * Returns false, with the reason shown, when the stream cannot be opened.
+ */
 function openStream(options) {
   resetResponse("Streaming…");
   const method = current.method;
@@ -303,33 +310,25 @@ function openStream(options) {
     });
   } catch (err) {
     showEnd({ code: "invalid_argument", message: err.message }, started);
-    throw err;
+    return false;
   }
   call = { handle, started, sent };
   setStreaming(true);
+  return true;
 }
 
 /** Sends `messages` (objects) on a new stream and half-closes: for the custom views. */
 function runStream(messages) {
   call?.handle?.cancel();
-  openStream(callOptions());
-  for (const message of messages) {
-    const text = JSON.stringify(message);
-    call.handle.send(text);
-    call.sent.push(text);
-    addReply("sent", message);
-  }
+  const options = checkedOptions();
+  if (!options || !openStream(options)) return;
+  for (const message of messages) sendOnStream(message);
   call.handle.halfClose();
 }
 
 async function copyCommand(build) {
-  let options;
-  try {
-    options = callOptions();
-  } catch (err) {
-    $("editor-error").textContent = err.message;
-    return;
-  }
+  const options = checkedOptions();
+  if (!options) return;
   const messages = lastSent.length ? lastSent : [$("editor").value];
   showCommand(build({ method: current.method, messages, ...options }));
 }
