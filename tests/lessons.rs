@@ -7,6 +7,7 @@ use common::{
     TestServer,
     process::{command, run_client},
 };
+use grpc_showcase::domain::video::{Filter, Processor};
 use image::RgbImage;
 
 /// The video lesson's .mp4 reading and writing, used here to read its output back.
@@ -221,8 +222,8 @@ async fn video_example_turns_an_mp4_into_a_processed_mp4() {
     }
 }
 
-/// A folder of images in, a folder of PNG frames out: each frame is exactly what
-/// imageproc's Canny gives on the image (PNG is lossless both ways).
+/// A folder of images in, a folder of PNG frames out: each frame is exactly what the
+/// server's Canny gives on the image in process (PNG is lossless both ways).
 #[tokio::test]
 async fn video_example_processes_a_folder_of_images() {
     let server = TestServer::start().await;
@@ -254,8 +255,12 @@ async fn video_example_processes_a_folder_of_images() {
     assert!(out.contains("3 frames in"), "{out}");
     for (k, picture) in input.iter().enumerate() {
         let rgb = RgbImage::from_raw(picture.width, picture.height, picture.rgb.clone()).unwrap();
-        let expected =
-            imageproc::edges::canny(&image::DynamicImage::ImageRgb8(rgb).to_luma8(), 50.0, 100.0);
+        let expected = Processor::new(Filter::Canny {
+            low: 50.0,
+            high: 100.0,
+        })
+        .process(&image::DynamicImage::ImageRgb8(rgb))
+        .to_luma8();
         let got = image::open(frames_out.join(format!("frame-{k:05}.png")))
             .unwrap()
             .to_luma8();

@@ -9,6 +9,7 @@ mod common;
 use std::collections::HashMap;
 
 use common::{TestServer, video::*};
+use grpc_showcase::domain::video::{Filter, Processor, kernels};
 use grpc_showcase::proto::video::{Encoding, ListFiltersRequest, process_frames_request::Message};
 use image::{DynamicImage, GrayImage, RgbImage};
 
@@ -46,42 +47,51 @@ async fn list_filters_gives_every_filter_with_ranges_and_defaults() {
 }
 
 /// Each filter, applied by the server to a real photo sent as JPEG, gives exactly what
-/// the image and imageproc crates give when called directly on the same picture.
+/// the video kernels give when called directly on the same picture (the kernels' own
+/// tests compare them with straightforward references), and resize what the processor
+/// gives in process.
 #[tokio::test]
-async fn every_filter_matches_the_image_libraries_called_directly() {
+async fn every_filter_matches_the_kernels_called_directly() {
     let server = TestServer::start().await;
     let mut client = client(server.channel().await);
     let photo = image::load_from_memory(ROCKET_JPEG).unwrap();
-    let (rgb, luma) = (photo.to_rgb8(), photo.to_luma8());
-    let sobel = imageproc::gradients::sobel_gradients(&luma);
+    let rgb = photo.to_rgb8();
+    let mut gray = vec![0; 160 * 120];
+    kernels::luma(rgb.as_raw(), &mut gray);
+    let luma =
+        |pixels: Vec<u8>| DynamicImage::ImageLuma8(GrayImage::from_raw(160, 120, pixels).unwrap());
+    let resize = Filter::Resize {
+        width: 80,
+        height: 50,
+    };
     // (filter, params, output encoding, expected picture)
     type Case<'a> = (&'a str, Vec<(&'a str, f64)>, Encoding, DynamicImage);
     let cases: Vec<Case> = vec![
-        (
-            "grayscale",
-            vec![],
-            Encoding::Gray8,
-            DynamicImage::ImageLuma8(luma.clone()),
-        ),
+        ("grayscale", vec![], Encoding::Gray8, luma(gray.clone())),
         (
             "gaussian_blur",
             vec![("sigma", 3.0)],
             Encoding::Rgb8,
-            DynamicImage::ImageRgb8(imageproc::filter::gaussian_blur_f32(&rgb, 3.0)),
+            DynamicImage::ImageRgb8(
+                RgbImage::from_raw(
+                    160,
+                    120,
+                    kernels::gaussian_blur(rgb.as_raw(), 160, 120, 3, 3.0),
+                )
+                .unwrap(),
+            ),
         ),
         (
             "edges",
             vec![("low", 40.0), ("high", 120.0)],
             Encoding::Png,
-            DynamicImage::ImageLuma8(imageproc::edges::canny(&luma, 40.0, 120.0)),
+            luma(kernels::canny(&gray, 160, 120, 40.0, 120.0)),
         ),
         (
             "sobel",
             vec![],
             Encoding::Gray8,
-            DynamicImage::ImageLuma8(GrayImage::from_fn(160, 120, |x, y| {
-                image::Luma([sobel.get_pixel(x, y)[0].min(255) as u8])
-            })),
+            luma(kernels::sobel_magnitude(&gray, 160, 120)),
         ),
         (
             "invert",
@@ -95,12 +105,7 @@ async fn every_filter_matches_the_image_libraries_called_directly() {
             "resize",
             vec![("width", 80.0), ("height", 50.0)],
             Encoding::Rgb8,
-            DynamicImage::ImageRgb8(image::imageops::resize(
-                &rgb,
-                80,
-                50,
-                image::imageops::FilterType::Triangle,
-            )),
+            Processor::new(resize).process(&photo),
         ),
     ];
     for (filter, params, output, expected) in cases {

@@ -56,19 +56,19 @@ const fn param(
 pub static FILTERS: [FilterSpec; 7] = [
     FilterSpec {
         name: "grayscale",
-        description: "luma (ITU-R BT.709 weights, as the image crate computes it)",
+        description: "luma (ITU-R BT.709 weights: 0.2126 R + 0.7152 G + 0.0722 B)",
         params: &[],
         build: |_| Ok(Filter::Grayscale),
     },
     FilterSpec {
         name: "gaussian_blur",
-        description: "Gaussian blur (imageproc::filter::gaussian_blur_f32)",
+        description: "Gaussian blur, kernel radius ceil(2 sigma), edge pixels repeated at the borders",
         params: &[param("sigma", 0.1, 50.0, 2.0, "standard deviation, pixels")],
         build: |v| Ok(Filter::GaussianBlur { sigma: v[0] as f32 }),
     },
     FilterSpec {
         name: "edges",
-        description: "Canny edges (Canny 1986), white on black (imageproc::edges::canny)",
+        description: "Canny edges (Canny 1986) after a Gaussian blur of sigma 1.4, white on black",
         params: &[
             param(
                 "low",
@@ -100,7 +100,7 @@ pub static FILTERS: [FilterSpec; 7] = [
     },
     FilterSpec {
         name: "sobel",
-        description: "Sobel gradient magnitude, clamped to 255 (imageproc::gradients::sobel_gradients)",
+        description: "Sobel gradient magnitude sqrt(gx^2 + gy^2), clamped to 255",
         params: &[],
         build: |_| Ok(Filter::Sobel),
     },
@@ -112,7 +112,7 @@ pub static FILTERS: [FilterSpec; 7] = [
     },
     FilterSpec {
         name: "resize",
-        description: "resize to exactly width x height (bilinear)",
+        description: "resize to exactly width x height (bilinear convolution)",
         params: &[
             param("width", 1.0, 7680.0, 320.0, "output width, pixels"),
             param("height", 1.0, 4320.0, 240.0, "output height, pixels"),
@@ -147,7 +147,7 @@ pub enum Filter {
         sigma: f32,
     },
     /// Canny edges (J. Canny, "A Computational Approach to Edge Detection", IEEE PAMI
-    /// 1986), as imageproc computes them.
+    /// 1986), as [`kernels::canny`](super::kernels::canny) computes them.
     Canny {
         /// Low hysteresis threshold, gradient magnitude.
         low: f32,

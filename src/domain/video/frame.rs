@@ -201,14 +201,27 @@ pub fn encode(
             .write_to(&mut Cursor::new(&mut out), ImageFormat::Png)
             .map_err(|err| err.to_string())?,
         Encoding::Jpeg => {
-            let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(
-                &mut out,
-                jpeg_quality.clamp(1, 100),
+            // jpeg-encoder 0.6: baseline JPEG with its default chroma subsampling (4:2:0
+            // below quality 90, none from 90), several times faster than image's own.
+            let encoder = jpeg_encoder::Encoder::new(&mut out, jpeg_quality.clamp(1, 100));
+            let (width, height) = (
+                u16::try_from(picture.width()).map_err(|_| "JPEG is at most 65535 wide")?,
+                u16::try_from(picture.height()).map_err(|_| "JPEG is at most 65535 high")?,
             );
             // JPEG has no alpha: encode RGB (or gray as it is).
             match picture {
-                DynamicImage::ImageLuma8(gray) => gray.write_with_encoder(encoder),
-                other => other.to_rgb8().write_with_encoder(encoder),
+                DynamicImage::ImageLuma8(gray) => {
+                    encoder.encode(gray, width, height, jpeg_encoder::ColorType::Luma)
+                }
+                DynamicImage::ImageRgb8(rgb) => {
+                    encoder.encode(rgb, width, height, jpeg_encoder::ColorType::Rgb)
+                }
+                other => encoder.encode(
+                    &other.to_rgb8(),
+                    width,
+                    height,
+                    jpeg_encoder::ColorType::Rgb,
+                ),
             }
             .map_err(|err| err.to_string())?
         }

@@ -7,10 +7,12 @@
 //! the header alone ([`frame`]). A [`Processor`] applies one [`Filter`] to the frames of
 //! one stream; the motion filter compares each frame with the previous one of the same
 //! stream ([`processor`]). [`FILTERS`] lists every filter with its parameters
-//! ([`filter`]). The pixel work is the image and imageproc crates'.
+//! ([`filter`]). The pixel work is this module's own fast [`kernels`] (luma, Gaussian
+//! blur, Sobel, Canny), and the image crate's for the rest.
 
 pub mod filter;
 pub mod frame;
+pub mod kernels;
 pub mod processor;
 
 pub use filter::{FILTERS, Filter, FilterError, FilterSpec, ParamSpec, parse_filter};

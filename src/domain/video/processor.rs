@@ -1,9 +1,16 @@
 //! The pixel work: a [`Processor`] applies one [`Filter`] to the frames of one stream,
-//! with the image and imageproc crates.
+//! with this module's [`kernels`](super::kernels) (luma, blur, Sobel, Canny) and
+//! fast_image_resize (resize).
 
-use image::{DynamicImage, GrayImage, imageops::FilterType};
+use std::borrow::Cow;
 
-use super::Filter;
+use fast_image_resize::{
+    FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer,
+    images::{Image, ImageRef},
+};
+use image::{DynamicImage, GrayImage, RgbImage};
+
+use super::{Filter, kernels};
 
 /// Applies one filter to the frames of one stream, in order.
 #[derive(Debug, Clone)]
@@ -24,45 +31,50 @@ impl Processor {
 
     /// The filter applied to `picture`.
     pub fn process(&mut self, picture: &DynamicImage) -> DynamicImage {
+        let (width, height) = (picture.width() as usize, picture.height() as usize);
         match self.filter {
-            Filter::Grayscale => DynamicImage::ImageLuma8(picture.to_luma8()),
+            Filter::Grayscale => DynamicImage::ImageLuma8(gray_of(picture).into_owned()),
             Filter::GaussianBlur { sigma } => match picture {
                 DynamicImage::ImageLuma8(gray) => {
-                    DynamicImage::ImageLuma8(imageproc::filter::gaussian_blur_f32(gray, sigma))
+                    let blurred = kernels::gaussian_blur(gray, width, height, 1, sigma);
+                    DynamicImage::ImageLuma8(gray_image(picture, blurred))
                 }
-                other => DynamicImage::ImageRgb8(imageproc::filter::gaussian_blur_f32(
-                    &other.to_rgb8(),
-                    sigma,
-                )),
+                other => {
+                    let rgb = rgb_of(other);
+                    let blurred = kernels::gaussian_blur(&rgb, width, height, 3, sigma);
+                    DynamicImage::ImageRgb8(
+                        RgbImage::from_raw(picture.width(), picture.height(), blurred)
+                            .expect("a blur keeps the size"),
+                    )
+                }
             },
             Filter::Canny { low, high } => {
-                DynamicImage::ImageLuma8(imageproc::edges::canny(&picture.to_luma8(), low, high))
+                let edges = kernels::canny(&gray_of(picture), width, height, low, high);
+                DynamicImage::ImageLuma8(gray_image(picture, edges))
             }
             Filter::Sobel => {
-                let gradients = imageproc::gradients::sobel_gradients(&picture.to_luma8());
-                let magnitude =
-                    GrayImage::from_fn(gradients.width(), gradients.height(), |x, y| {
-                        image::Luma([gradients.get_pixel(x, y)[0].min(255) as u8])
-                    });
-                DynamicImage::ImageLuma8(magnitude)
+                let magnitude = kernels::sobel_magnitude(&gray_of(picture), width, height);
+                DynamicImage::ImageLuma8(gray_image(picture, magnitude))
             }
             Filter::Invert => {
                 let mut inverted = picture.clone();
                 inverted.invert();
                 inverted
             }
-            Filter::Resize { width, height } => {
-                picture.resize_exact(width, height, FilterType::Triangle)
-            }
+            Filter::Resize {
+                width: to_width,
+                height: to_height,
+            } => resize(picture, to_width, to_height),
             Filter::Motion { threshold } => {
-                let gray = picture.to_luma8();
+                let gray = gray_of(picture).into_owned();
                 let moved = match &self.previous {
                     Some(previous) if previous.dimensions() == gray.dimensions() => {
-                        GrayImage::from_fn(gray.width(), gray.height(), |x, y| {
-                            let diff =
-                                gray.get_pixel(x, y)[0].abs_diff(previous.get_pixel(x, y)[0]);
-                            image::Luma([if diff > threshold { 255 } else { 0 }])
-                        })
+                        let changed = gray
+                            .iter()
+                            .zip(previous.iter())
+                            .map(|(a, b)| if a.abs_diff(*b) > threshold { 255 } else { 0 })
+                            .collect();
+                        gray_image(picture, changed)
                     }
                     // The first frame, or a change of size: nothing to compare with.
                     _ => GrayImage::new(gray.width(), gray.height()),
@@ -74,10 +86,59 @@ impl Processor {
     }
 }
 
+/// The picture in gray: itself when it is 8-bit gray, else its BT.709 luma.
+fn gray_of(picture: &DynamicImage) -> Cow<'_, GrayImage> {
+    match picture {
+        DynamicImage::ImageLuma8(gray) => Cow::Borrowed(gray),
+        other => {
+            let rgb = rgb_of(other);
+            let mut gray = vec![0; rgb.len() / 3];
+            kernels::luma(&rgb, &mut gray);
+            Cow::Owned(gray_image(picture, gray))
+        }
+    }
+}
+
+/// The picture as RGB8 bytes: borrowed when it already is.
+fn rgb_of(picture: &DynamicImage) -> Cow<'_, [u8]> {
+    match picture {
+        DynamicImage::ImageRgb8(rgb) => Cow::Borrowed(rgb.as_raw()),
+        other => Cow::Owned(other.to_rgb8().into_raw()),
+    }
+}
+
+/// `pixels` as a gray picture the size of `like`.
+fn gray_image(like: &DynamicImage, pixels: Vec<u8>) -> GrayImage {
+    GrayImage::from_raw(like.width(), like.height(), pixels).expect("one byte per pixel")
+}
+
+/// The picture resized to exactly `width` x `height` with a bilinear (triangle)
+/// convolution, gray staying gray and anything else becoming RGB8.
+fn resize(picture: &DynamicImage, width: u32, height: u32) -> DynamicImage {
+    let (source, pixel_type) = match picture {
+        DynamicImage::ImageLuma8(gray) => (Cow::Borrowed(gray.as_raw().as_slice()), PixelType::U8),
+        other => (rgb_of(other), PixelType::U8x3),
+    };
+    let from = ImageRef::new(picture.width(), picture.height(), &source, pixel_type)
+        .expect("the buffer fits the picture");
+    let mut to = Image::new(width, height, pixel_type);
+    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear));
+    Resizer::new()
+        .resize(&from, &mut to, &options)
+        .expect("the same pixel type on both sides");
+    let pixels = to.into_vec();
+    match pixel_type {
+        PixelType::U8 => DynamicImage::ImageLuma8(
+            GrayImage::from_raw(width, height, pixels).expect("one byte per pixel"),
+        ),
+        _ => DynamicImage::ImageRgb8(
+            RgbImage::from_raw(width, height, pixels).expect("three bytes per pixel"),
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use image::RgbImage;
-
     use super::*;
 
     fn gradient(width: u32, height: u32) -> RgbImage {
@@ -87,24 +148,37 @@ mod tests {
     }
 
     #[test]
-    fn filters_match_the_libraries_and_known_pixels() {
+    fn filters_match_their_kernels_and_known_pixels() {
         let rgb = DynamicImage::ImageRgb8(gradient(32, 24));
         let run = |filter| Processor::new(filter).process(&rgb);
-        assert_eq!(run(Filter::Grayscale).to_luma8(), rgb.to_luma8());
+        let gray = run(Filter::Grayscale).to_luma8();
+        // BT.709 luma, within one level of the image crate's.
+        let worst = gray
+            .iter()
+            .zip(rgb.to_luma8().iter())
+            .map(|(a, b)| a.abs_diff(*b))
+            .max();
+        assert!(worst <= Some(1), "{worst:?}");
         let inverted = run(Filter::Invert).to_rgb8();
         assert_eq!(inverted.get_pixel(3, 2).0, [255 - 24, 255 - 16, 127]);
+        let blurred = run(Filter::GaussianBlur { sigma: 1.5 });
         assert_eq!(
-            run(Filter::GaussianBlur { sigma: 1.5 }).to_rgb8(),
-            imageproc::filter::gaussian_blur_f32(&rgb.to_rgb8(), 1.5)
+            blurred.to_rgb8().into_raw(),
+            kernels::gaussian_blur(rgb.as_bytes(), 32, 24, 3, 1.5)
         );
+        let edges = run(Filter::Canny {
+            low: 10.0,
+            high: 30.0,
+        });
         assert_eq!(
-            run(Filter::Canny {
-                low: 10.0,
-                high: 30.0
-            })
-            .to_luma8(),
-            imageproc::edges::canny(&rgb.to_luma8(), 10.0, 30.0)
+            edges.to_luma8().into_raw(),
+            kernels::canny(gray.as_raw(), 32, 24, 10.0, 30.0)
         );
+        // Gray pictures stay gray through the blur and the resize.
+        let gray_picture = DynamicImage::ImageLuma8(gray.clone());
+        let blurred_gray =
+            Processor::new(Filter::GaussianBlur { sigma: 1.0 }).process(&gray_picture);
+        assert!(matches!(blurred_gray, DynamicImage::ImageLuma8(_)));
         let resized = run(Filter::Resize {
             width: 8,
             height: 6,
@@ -114,6 +188,67 @@ mod tests {
         let flat = DynamicImage::ImageLuma8(GrayImage::from_pixel(16, 16, image::Luma([90])));
         let sobel = Processor::new(Filter::Sobel).process(&flat).to_luma8();
         assert!(sobel.pixels().all(|p| p[0] == 0));
+    }
+
+    #[test]
+    fn every_filter_takes_tiny_and_odd_frames() {
+        for (width, height) in [(1, 1), (1, 5), (5, 1), (3, 2), (7, 9)] {
+            let pixels = kernels::random_image(
+                u64::from(width * 10 + height),
+                (width * height * 3) as usize,
+            );
+            let rgb =
+                DynamicImage::ImageRgb8(RgbImage::from_raw(width, height, pixels.clone()).unwrap());
+            let gray = DynamicImage::ImageLuma8(
+                GrayImage::from_raw(width, height, pixels[..(width * height) as usize].to_vec())
+                    .unwrap(),
+            );
+            for spec in &crate::domain::video::FILTERS {
+                let filter =
+                    crate::domain::video::parse_filter(spec.name, &Default::default()).unwrap();
+                for picture in [&rgb, &gray] {
+                    let out = Processor::new(filter).process(picture);
+                    let expected = match filter {
+                        Filter::Resize { width, height } => (width, height),
+                        _ => (picture.width(), picture.height()),
+                    };
+                    assert_eq!(
+                        (out.width(), out.height()),
+                        expected,
+                        "{} on {width} x {height}",
+                        spec.name
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn resize_agrees_with_the_image_crates_triangle_filter() {
+        let (rgb, width, height) = kernels::fixture();
+        let photo =
+            DynamicImage::ImageRgb8(RgbImage::from_raw(width as u32, height as u32, rgb).unwrap());
+        for (to_width, to_height) in [(80, 60), (320, 240), (1, 1), (161, 7)] {
+            let ours = Processor::new(Filter::Resize {
+                width: to_width,
+                height: to_height,
+            })
+            .process(&photo)
+            .to_rgb8();
+            let image_crate = photo
+                .resize_exact(to_width, to_height, image::imageops::FilterType::Triangle)
+                .to_rgb8();
+            let total: u64 = ours
+                .iter()
+                .zip(image_crate.iter())
+                .map(|(a, b)| u64::from(a.abs_diff(*b)))
+                .sum();
+            let mean = total as f64 / ours.len() as f64;
+            assert!(
+                mean < 1.5,
+                "{to_width} x {to_height}: mean difference {mean}"
+            );
+        }
     }
 
     #[test]

@@ -1,0 +1,153 @@
+"""Video frames per core: grpc-showcase against the Python + OpenCV server, in one run.
+
+Run through bench/video.sh, which builds the server and the load tool and installs the
+Python reference (bench/python/video_server.py: grpcio and OpenCV) first. This script:
+
+- starts both servers, each pinned to CPU 0 (taskset), so that frames/s is frames/s per
+  core; the load tool runs pinned to CPU 1 and drives one ProcessFrames stream with
+  --window frames in flight, the same client for both;
+- for every row (frame size x wire x filter) runs the two servers alternately, --rounds
+  times, the order rotating each round, and reports each server's median frames/s and
+  the median of the per-round ratios (ours / OpenCV's): adjacent runs see the same noise
+  on this shared machine;
+- sends the fixture photo (tests/fixtures/rocket.jpg, 160 x 120, raw RGB8) through every
+  filter of both servers once and reports how far apart the outputs are: the share of
+  equal pixels for edges, the mean absolute difference (gray levels) for the others.
+
+Writes the tables to stdout and to $CARGO_TARGET_DIR/bench/video.md.
+"""
+
+import argparse
+import datetime
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run import ROOT, Server, load_once, pinned  # noqa: E402  (shared with bench/run.py)
+
+FILTERS = ["edges", "gaussian_blur", "sobel", "grayscale", "resize"]
+SIZES = [(640, 480), (1280, 720)]
+WIRES = ["rgb8", "jpeg"]
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--target-dir", default=str(ROOT / "target"))
+    parser.add_argument("--profile", default="dist")
+    parser.add_argument("--python", default=sys.executable, help="the Python with grpcio and OpenCV")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", default="4s")
+    parser.add_argument("--warmup", default="1s")
+    parser.add_argument("--window", type=int, default=4, help="frames in flight on the stream")
+    parser.add_argument("--filters", default=",".join(FILTERS))
+    parser.add_argument("--sizes", default=",".join(f"{w}x{h}" for w, h in SIZES))
+    parser.add_argument("--wires", default=",".join(WIRES))
+    # load_once reads these (bench/run.py's steal accounting).
+    parser.set_defaults(steal_repeats=0, max_steal=100.0)
+    return parser.parse_args()
+
+
+def frames_per_second(args, tools, server, size, wire, name):
+    width, height = size
+    rpc = ["--rpc", "video", "--filter", name, "--width", str(width), "--height", str(height),
+           "--wire", wire, "--concurrency", "1", "--window", str(args.window)]
+    return load_once(args, tools, server, rpc, server.process.pid, None, args.warmup)
+
+
+def agreement(args, stubs, ours, reference):
+    """Each filter's output from both servers on the fixture, compared."""
+    script = f"""
+import sys, numpy as np, grpc
+sys.path.insert(0, {str(stubs)!r})
+import video_pb2, video_pb2_grpc
+import cv2
+photo = cv2.cvtColor(cv2.imread({str(ROOT / 'tests/fixtures/rocket.jpg')!r}), cv2.COLOR_BGR2RGB)
+h, w = photo.shape[:2]
+def run(port, name):
+    stub = video_pb2_grpc.VideoProcessingStub(grpc.insecure_channel(f"127.0.0.1:{{port}}"))
+    config = video_pb2.StreamConfig(filter=name)
+    if name == "resize":
+        config.params["width"] = 80; config.params["height"] = 60
+    frame = video_pb2.Frame(sequence_number=1, width=w, height=h, encoding=4, data=photo.tobytes())
+    reply = list(stub.ProcessFrames(iter([video_pb2.ProcessFramesRequest(config=config),
+                                          video_pb2.ProcessFramesRequest(frame=frame)])))[0].frame
+    return np.frombuffer(reply.data, np.uint8).astype(np.int16)
+for name in {FILTERS!r}:
+    a, b = run({ours.port}, name), run({reference.port}, name)
+    if name == "edges":
+        print(name, "equal pixels", f"{{(a == b).mean() * 100:.2f}}%")
+    else:
+        print(name, "mean absolute difference", f"{{np.abs(a - b).mean():.2f}}")
+"""
+    out = subprocess.run([args.python, "-c", script], capture_output=True, text=True, cwd=ROOT)
+    if out.returncode != 0:
+        raise SystemExit(f"the agreement check failed:\n{out.stderr}")
+    return out.stdout.strip().splitlines()
+
+
+def main():
+    args = parse_args()
+    target = Path(args.target_dir)
+    tools = target / args.profile
+    work = Path(tempfile.mkdtemp(prefix="video-bench-"))
+    stubs = work / "stubs"
+    stubs.mkdir()
+    subprocess.run([args.python, "-m", "grpc_tools.protoc", f"-I{ROOT / 'proto'}", f"--python_out={stubs}",
+                    f"--grpc_python_out={stubs}", "video.proto"], check=True)
+    log = open(work / "servers.log", "w")
+    ours = Server("grpc-showcase", 50076, pinned(0, [str(tools / "grpc-showcase"), "--listen", "127.0.0.1:50076",
+                                                       "--log-level", "warn", "--data-dir", str(work / "data")]), log)
+    reference = Server("Python grpcio + OpenCV", 50075, pinned(0, [args.python, str(ROOT / "bench/python/video_server.py"),
+                                                                  "--port", "50075", "--stubs", str(stubs)]), log)
+    try:
+        rows = []
+        sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",")]
+        for size in sizes:
+            for wire in args.wires.split(","):
+                for name in args.filters.split(","):
+                    ratios, fps = [], {ours.name: [], reference.name: []}
+                    for round_ in range(args.rounds):
+                        order = [ours, reference] if round_ % 2 == 0 else [reference, ours]
+                        got = {s.name: frames_per_second(args, tools, s, size, wire, name) for s in order}
+                        for s in order:
+                            fps[s.name].append(got[s.name]["rps"])
+                        ratios.append(got[ours.name]["rps"] / got[reference.name]["rps"])
+                    row = (f"{size[0]} x {size[1]}", "raw RGB8" if wire == "rgb8" else "JPEG", name,
+                           statistics.median(fps[ours.name]), statistics.median(fps[reference.name]),
+                           statistics.median(ratios), min(ratios), max(ratios))
+                    rows.append(row)
+                    print("| {} | {} | {} | {:.0f} | {:.0f} | **{:.2f}x** ({:.2f} to {:.2f}) |".format(*row), flush=True)
+        agree = agreement(args, stubs, ours, reference)
+    finally:
+        ours.stop()
+        reference.stop()
+        log.close()
+    ratios = [r[5] for r in rows]
+    report = [
+        f"Measured {datetime.date.today()}, `{args.profile}` build; each server pinned to one CPU, the load tool "
+        f"on the other; one ProcessFrames stream, {args.window} frames in flight; {args.rounds} alternating rounds of "
+        f"{args.duration} per row. Frames/s per core (medians); ratio = ours / OpenCV's, median of the rounds' "
+        "ratios (lowest to highest).",
+        "",
+        "| frame | wire | filter | grpc-showcase frames/s | Python + OpenCV frames/s | ratio |",
+        "|---|---|---|---|---|---|",
+        *("| {} | {} | {} | {:.0f} | {:.0f} | **{:.2f}x** ({:.2f} to {:.2f}) |".format(*r) for r in rows),
+        "",
+        f"Ratios: lowest {min(ratios):.2f}x, median {statistics.median(ratios):.2f}x, over {len(ratios)} rows.",
+        "",
+        "Agreement with OpenCV's output on the fixture (160 x 120, raw RGB8 in):",
+        "",
+        *(f"- {line}" for line in agree),
+    ]
+    text = "\n".join(report)
+    print(text)
+    out = target / "bench" / "video.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()

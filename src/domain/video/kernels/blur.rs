@@ -1,0 +1,206 @@
+//! A separable Gaussian blur in fixed point: weights in Q15 (summing to exactly 32768),
+//! a horizontal pass into 16-bit values with 8 fractional bits, a vertical pass rounded
+//! to 8 bits. Borders repeat the edge pixel, as imageproc's `gaussian_blur_f32` does,
+//! with the same kernel: radius `ceil(2 sigma)`, weights `exp(-x^2 / (2 sigma^2))`
+//! normalized.
+//!
+//! Tolerance: within 1 gray level of the exact (f64) blur with the same kernel, rounded.
+
+use super::simd;
+
+/// The kernel's radius for `sigma`: `ceil(2 sigma)` pixels, as imageproc 0.27 takes it.
+pub fn kernel_radius(sigma: f32) -> usize {
+    (2.0 * sigma).ceil().max(1.0) as usize
+}
+
+/// The 1-D Gaussian kernel for `sigma` (> 0), `2 r + 1` weights in Q15 that sum to
+/// exactly 32768 (the rounding error goes to the centre weight).
+pub fn gaussian_kernel_q15(sigma: f32) -> Vec<u32> {
+    let radius = kernel_radius(sigma) as i64;
+    let sigma = f64::from(sigma);
+    let exact: Vec<f64> = (-radius..=radius)
+        .map(|x| (-((x * x) as f64) / (2.0 * sigma * sigma)).exp())
+        .collect();
+    let sum: f64 = exact.iter().sum();
+    let mut weights: Vec<u32> = exact
+        .iter()
+        .map(|w| (w / sum * 32768.0).round() as u32)
+        .collect();
+    let total: u32 = weights.iter().sum();
+    let centre = radius as usize;
+    weights[centre] = (weights[centre] + 32768).saturating_sub(total);
+    weights
+}
+
+/// `src` (`width` x `height` pixels of `channels` interleaved bytes) blurred with a
+/// Gaussian of standard deviation `sigma` pixels (> 0). Same layout out.
+///
+/// # Panics
+/// When `src.len() != width * height * channels`, or `sigma` is not > 0.
+pub fn gaussian_blur(
+    src: &[u8],
+    width: usize,
+    height: usize,
+    channels: usize,
+    sigma: f32,
+) -> Vec<u8> {
+    assert_eq!(src.len(), width * height * channels, "gaussian_blur: size");
+    assert!(sigma > 0.0, "gaussian_blur: sigma must be > 0");
+    if src.is_empty() {
+        return Vec::new();
+    }
+    let kernel = gaussian_kernel_q15(sigma);
+    let mut tmp = vec![0u16; src.len()];
+    horizontal(src, width, channels, &kernel, &mut tmp);
+    let mut out = vec![0u8; src.len()];
+    vertical(&tmp, width * channels, &kernel, &mut out);
+    out
+}
+
+simd! {
+    /// The horizontal pass: each row, edge-padded, convolved into Q8.
+    fn horizontal(src: &[u8], width: usize, channels: usize, kernel: &[u32], tmp: &mut [u16]) {
+        let radius = kernel.len() / 2;
+        let row_len = width * channels;
+        let mut padded = vec![0u8; (width + 2 * radius) * channels];
+        let mut acc = vec![0u32; row_len];
+        for (row, out) in src.chunks_exact(row_len).zip(tmp.chunks_exact_mut(row_len)) {
+            let (first, last) = (&row[..channels], &row[row_len - channels..]);
+            for i in 0..radius {
+                padded[i * channels..(i + 1) * channels].copy_from_slice(first);
+                let right = (radius + width + i) * channels;
+                padded[right..right + channels].copy_from_slice(last);
+            }
+            padded[radius * channels..radius * channels + row_len].copy_from_slice(row);
+            acc.fill(1 << 6); // rounds the shift to Q8 below
+            for (k, &weight) in kernel.iter().enumerate() {
+                let shifted = &padded[k * channels..k * channels + row_len];
+                for (a, &p) in acc.iter_mut().zip(shifted) {
+                    *a += weight * u32::from(p);
+                }
+            }
+            // At most 255 * 32768 + 64, so at most 65280 after the shift.
+            for (o, &a) in out.iter_mut().zip(&acc) {
+                *o = (a >> 7) as u16;
+            }
+        }
+    }
+}
+
+simd! {
+    /// The vertical pass: each output row from the clamped rows around it, Q8 to 8 bits.
+    fn vertical(tmp: &[u16], row_len: usize, kernel: &[u32], out: &mut [u8]) {
+        let radius = kernel.len() / 2;
+        let height = tmp.len() / row_len;
+        let mut acc = vec![0u32; row_len];
+        for (y, out_row) in out.chunks_exact_mut(row_len).enumerate() {
+            acc.fill(1 << 22); // rounds the shift below
+            for (k, &weight) in kernel.iter().enumerate() {
+                let source = (y + k).saturating_sub(radius).min(height - 1);
+                let row = &tmp[source * row_len..(source + 1) * row_len];
+                for (a, &q) in acc.iter_mut().zip(row) {
+                    *a += weight * u32::from(q);
+                }
+            }
+            // At most 65280 * 32768 + 2^22 < 2^32; 255 after the shift.
+            for (o, &a) in out_row.iter_mut().zip(&acc) {
+                *o = (a >> 23) as u8;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::super::{fixture, random_image};
+    use super::*;
+
+    /// The straightforward blur: f64 throughout, the same kernel and borders, rounded once.
+    fn reference(src: &[u8], width: usize, height: usize, channels: usize, sigma: f32) -> Vec<u8> {
+        let radius = kernel_radius(sigma) as i64;
+        let s = f64::from(sigma);
+        let kernel: Vec<f64> = (-radius..=radius)
+            .map(|x| (-((x * x) as f64) / (2.0 * s * s)).exp())
+            .collect();
+        let sum: f64 = kernel.iter().sum();
+        let at = |x: i64, y: i64, c: usize| {
+            let x = x.clamp(0, width as i64 - 1) as usize;
+            let y = y.clamp(0, height as i64 - 1) as usize;
+            f64::from(src[(y * width + x) * channels + c])
+        };
+        let mut out = vec![0; src.len()];
+        for y in 0..height as i64 {
+            for x in 0..width as i64 {
+                for c in 0..channels {
+                    let mut value = 0.0;
+                    for (j, wy) in kernel.iter().enumerate() {
+                        for (i, wx) in kernel.iter().enumerate() {
+                            value += wx * wy * at(x + i as i64 - radius, y + j as i64 - radius, c);
+                        }
+                    }
+                    out[(y as usize * width + x as usize) * channels + c] =
+                        (value / (sum * sum)).round() as u8;
+                }
+            }
+        }
+        out
+    }
+
+    fn assert_within_one(fast: &[u8], exact: &[u8], what: &str) {
+        let worst = fast.iter().zip(exact).map(|(a, b)| a.abs_diff(*b)).max();
+        assert!(worst.unwrap_or(0) <= 1, "{what}: off by {worst:?}");
+    }
+
+    #[test]
+    fn the_kernel_sums_to_one_in_q15() {
+        for sigma in [0.1, 0.5, 1.4, 2.0, 7.3, 50.0] {
+            let kernel = gaussian_kernel_q15(sigma);
+            assert_eq!(kernel.iter().sum::<u32>(), 32768, "sigma {sigma}");
+            assert_eq!(kernel.len(), 2 * kernel_radius(sigma) + 1);
+        }
+    }
+
+    #[test]
+    fn the_fixture_blurs_within_one_level() {
+        let (rgb, width, height) = fixture();
+        for sigma in [1.4, 2.0] {
+            let fast = gaussian_blur(&rgb, width, height, 3, sigma);
+            assert_within_one(&fast, &reference(&rgb, width, height, 3, sigma), "fixture");
+        }
+    }
+
+    #[test]
+    fn tiny_and_odd_sizes_stay_in_bounds() {
+        for (width, height) in [(1, 1), (1, 9), (9, 1), (2, 3), (7, 5), (13, 1)] {
+            for channels in [1, 3] {
+                let src = random_image((width * 31 + height) as u64, width * height * channels);
+                let fast = gaussian_blur(&src, width, height, channels, 3.0);
+                let exact = reference(&src, width, height, channels, 3.0);
+                assert_within_one(&fast, &exact, &format!("{width} x {height} x {channels}"));
+            }
+        }
+        // A flat picture stays flat, at the extremes too.
+        for level in [0, 1, 128, 254, 255] {
+            let flat = vec![level; 12 * 7];
+            assert_eq!(gaussian_blur(&flat, 12, 7, 1, 5.0), flat);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+        #[test]
+        fn random_images_blur_within_one_level(
+            width in 1usize..40, height in 1usize..40, gray in any::<bool>(),
+            sigma in 0.2f32..6.0, seed in any::<u64>(),
+        ) {
+            let channels = if gray { 1 } else { 3 };
+            let src = random_image(seed, width * height * channels);
+            let fast = gaussian_blur(&src, width, height, channels, sigma);
+            let exact = reference(&src, width, height, channels, sigma);
+            let worst = fast.iter().zip(&exact).map(|(a, b)| a.abs_diff(*b)).max().unwrap();
+            prop_assert!(worst <= 1, "off by {}", worst);
+        }
+    }
+}
