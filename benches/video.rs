@@ -50,5 +50,35 @@ fn filters(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, filters);
+/// The kernels of `edges` one by one, on the photo's luma at 640 x 480.
+fn kernels(c: &mut Criterion) {
+    use video::kernels;
+    let photo = image::load_from_memory(PHOTO)
+        .expect("the fixture decodes")
+        .resize_exact(640, 480, FilterType::Triangle)
+        .to_rgb8();
+    let mut gray = vec![0; 640 * 480];
+    kernels::luma(photo.as_raw(), &mut gray);
+    let mut group = c.benchmark_group("video_kernels");
+    group.sample_size(20);
+    group.measurement_time(Duration::from_secs(2));
+    group.bench_function("luma/640x480", |b| {
+        b.iter(|| kernels::luma(black_box(photo.as_raw()), &mut gray))
+    });
+    group.bench_function("blur_gray_sigma_1.4/640x480", |b| {
+        b.iter(|| kernels::gaussian_blur(black_box(&gray), 640, 480, 1, 1.4))
+    });
+    group.bench_function("blur_rgb_sigma_2/640x480", |b| {
+        b.iter(|| kernels::gaussian_blur(black_box(photo.as_raw()), 640, 480, 3, 2.0))
+    });
+    group.bench_function("sobel/640x480", |b| {
+        b.iter(|| kernels::sobel(black_box(&gray), 640, 480))
+    });
+    group.bench_function("canny/640x480", |b| {
+        b.iter(|| kernels::canny(black_box(&gray), 640, 480, 50.0, 100.0))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, filters, kernels);
 criterion_main!(benches);

@@ -58,7 +58,8 @@ pub fn gaussian_blur(
 }
 
 simd! {
-    /// The horizontal pass: each row, edge-padded, convolved into Q8.
+    /// The horizontal pass: each row, edge-padded, convolved into Q8. The kernel is
+    /// symmetric, so each weight multiplies the sum of its two pixels: half the products.
     fn horizontal(src: &[u8], width: usize, channels: usize, kernel: &[u32], tmp: &mut [u16]) {
         let radius = kernel.len() / 2;
         let row_len = width * channels;
@@ -72,11 +73,16 @@ simd! {
                 padded[right..right + channels].copy_from_slice(last);
             }
             padded[radius * channels..radius * channels + row_len].copy_from_slice(row);
-            acc.fill(1 << 6); // rounds the shift to Q8 below
-            for (k, &weight) in kernel.iter().enumerate() {
-                let shifted = &padded[k * channels..k * channels + row_len];
-                for (a, &p) in acc.iter_mut().zip(shifted) {
-                    *a += weight * u32::from(p);
+            let weight = kernel[radius];
+            for (a, &p) in acc.iter_mut().zip(row) {
+                *a = (1 << 6) + weight * u32::from(p); // 1 << 6 rounds the shift below
+            }
+            for k in 1..=radius {
+                let weight = kernel[radius + k];
+                let left = &padded[(radius - k) * channels..(radius - k) * channels + row_len];
+                let right = &padded[(radius + k) * channels..(radius + k) * channels + row_len];
+                for ((a, &l), &r) in acc.iter_mut().zip(left).zip(right) {
+                    *a += weight * (u32::from(l) + u32::from(r));
                 }
             }
             // At most 255 * 32768 + 64, so at most 65280 after the shift.
@@ -88,18 +94,23 @@ simd! {
 }
 
 simd! {
-    /// The vertical pass: each output row from the clamped rows around it, Q8 to 8 bits.
+    /// The vertical pass: each output row from the clamped rows around it, Q8 to 8 bits,
+    /// each weight on the sum of its two rows.
     fn vertical(tmp: &[u16], row_len: usize, kernel: &[u32], out: &mut [u8]) {
         let radius = kernel.len() / 2;
         let height = tmp.len() / row_len;
+        let row = |y: usize| &tmp[y * row_len..(y + 1) * row_len];
         let mut acc = vec![0u32; row_len];
         for (y, out_row) in out.chunks_exact_mut(row_len).enumerate() {
-            acc.fill(1 << 22); // rounds the shift below
-            for (k, &weight) in kernel.iter().enumerate() {
-                let source = (y + k).saturating_sub(radius).min(height - 1);
-                let row = &tmp[source * row_len..(source + 1) * row_len];
-                for (a, &q) in acc.iter_mut().zip(row) {
-                    *a += weight * u32::from(q);
+            let weight = kernel[radius];
+            for (a, &q) in acc.iter_mut().zip(row(y)) {
+                *a = (1 << 22) + weight * u32::from(q); // 1 << 22 rounds the shift below
+            }
+            for k in 1..=radius {
+                let weight = kernel[radius + k];
+                let (above, below) = (row(y.saturating_sub(k)), row((y + k).min(height - 1)));
+                for ((a, &u), &d) in acc.iter_mut().zip(above).zip(below) {
+                    *a += weight * (u32::from(u) + u32::from(d));
                 }
             }
             // At most 65280 * 32768 + 2^22 < 2^32; 255 after the shift.

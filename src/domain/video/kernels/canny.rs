@@ -15,7 +15,7 @@
 //! straightforward reference (f64 blur, `atan2` directions) on at least 99% of pixels.
 
 /// `tan(22.5 deg)` in Q15, as OpenCV's `TG22`.
-const TAN_22_5_Q15: i64 = 13573;
+const TAN_22_5_Q15: i32 = 13573;
 
 /// The edges of a gray picture: 255 on an edge, 0 elsewhere.
 ///
@@ -38,8 +38,8 @@ pub fn canny(src: &[u8], width: usize, height: usize, low: f32, high: f32) -> Ve
     // mag >= t  <=>  mag^2 >= t^2  <=>  mag^2 >= ceil(t^2) for an integer mag^2.
     let squared = |t: f32| (f64::from(t.max(0.0)).powi(2).ceil()).min(f64::from(i32::MAX)) as i32;
     let (low, high) = (squared(low), squared(high));
-    let classes = suppress(&magnitude, &gx, &gy, width, height, low, high);
-    follow(&classes, width, height, &mut out);
+    let (classes, strong) = suppress(&magnitude, &gx, &gy, width, height, low, high);
+    follow(&classes, &strong, width, height, &mut out);
     out
 }
 
@@ -48,7 +48,8 @@ const NONE: u8 = 0;
 const WEAK: u8 = 1;
 const STRONG: u8 = 2;
 
-/// Non-maximum suppression and thresholding: each interior pixel's class.
+/// Non-maximum suppression and thresholding: each interior pixel's class, and the
+/// strong pixels' indices (where hysteresis starts).
 fn suppress(
     magnitude: &[i32],
     gx: &[i16],
@@ -57,47 +58,61 @@ fn suppress(
     height: usize,
     low: i32,
     high: i32,
-) -> Vec<u8> {
+) -> (Vec<u8>, Vec<usize>) {
     let mut classes = vec![NONE; magnitude.len()];
+    let mut strong = Vec::new();
     for y in 1..height - 1 {
-        for x in 1..width - 1 {
-            let i = y * width + x;
-            let m = magnitude[i];
+        let first = y * width + 1;
+        for (offset, &m) in magnitude[first..first + width - 2].iter().enumerate() {
             if m < low || m == 0 {
                 continue; // most pixels: not even a weak edge
             }
-            let (dx, dy) = (i64::from(gx[i]), i64::from(gy[i]));
+            let i = first + offset;
+            // Within +/-1020, so `1020 << 15` and `1020 * 13573` fit an i32.
+            let (dx, dy) = (i32::from(gx[i]), i32::from(gy[i]));
             let (ax, ay) = (dx.abs(), dy.abs());
-            let (n1, n2) = if (ay << 15) < ax * TAN_22_5_Q15 {
-                (i - 1, i + 1) // within 22.5 degrees of horizontal
-            } else if (ax << 15) <= ay * TAN_22_5_Q15 {
-                (i - width, i + width) // within 22.5 degrees of vertical
-            } else if (dx > 0) == (dy > 0) {
-                (i - width - 1, i + width + 1) // 45 degrees (y grows downwards)
+            // The two neighbours along the gradient are i - step and i + step. Chosen
+            // with selects, not branches: at edge pixels the direction is unpredictable.
+            let diagonal = if (dx > 0) == (dy > 0) {
+                width + 1 // 45 degrees (y grows downwards)
             } else {
-                (i - width + 1, i + width - 1) // 135 degrees
+                width - 1 // 135 degrees
             };
-            if m >= magnitude[n1] && m >= magnitude[n2] {
-                classes[i] = if m >= high { STRONG } else { WEAK };
+            let step = if (ay << 15) < ax * TAN_22_5_Q15 {
+                1 // within 22.5 degrees of horizontal
+            } else if (ax << 15) <= ay * TAN_22_5_Q15 {
+                width // within 22.5 degrees of vertical
+            } else {
+                diagonal
+            };
+            if m >= magnitude[i - step] && m >= magnitude[i + step] {
+                if m >= high {
+                    classes[i] = STRONG;
+                    strong.push(i);
+                } else {
+                    classes[i] = WEAK;
+                }
             }
         }
     }
-    classes
+    (classes, strong)
 }
 
 /// Hysteresis: marks every strong pixel and every weak pixel 8-connected to one.
-fn follow(classes: &[u8], width: usize, height: usize, out: &mut [u8]) {
+fn follow(classes: &[u8], strong: &[usize], width: usize, height: usize, out: &mut [u8]) {
     let mut stack = Vec::new();
-    for start in 0..classes.len() {
-        if classes[start] != STRONG || out[start] != 0 {
+    for &start in strong {
+        if out[start] != 0 {
             continue;
         }
         out[start] = 255;
         stack.push(start);
         while let Some(i) = stack.pop() {
-            let (x, y) = (i % width, i / width);
             // Edges are interior pixels, so every neighbour of one is in the picture.
-            debug_assert!(x > 0 && y > 0 && x < width - 1 && y < height - 1);
+            debug_assert!({
+                let (x, y) = (i % width, i / width);
+                x > 0 && y > 0 && x < width - 1 && y < height - 1
+            });
             for n in [
                 i - width - 1,
                 i - width,
@@ -187,8 +202,9 @@ mod tests {
                 }
             }
         }
+        let strong: Vec<usize> = (0..class.len()).filter(|&i| class[i] == 2).collect();
         let mut out = vec![0; src.len()];
-        follow(&class, width, height, &mut out);
+        follow(&class, &strong, width, height, &mut out);
         out
     }
 
