@@ -1,5 +1,5 @@
 //! The pixel work: a [`Processor`] applies one [`Filter`] to the frames of one stream,
-//! with this module's [`kernels`](super::kernels) (luma, blur, Sobel, Canny) and
+//! with the video [`kernels`] (luma, blur, Sobel, Canny) and
 //! fast_image_resize (resize).
 
 use std::borrow::Cow;

@@ -3,7 +3,7 @@
 //! Canny's edges.
 //!
 //! Written so that the compiler vectorizes their inner loops: each loop runs over a whole
-//! row with no branch, on integers. [`simd!`] compiles a kernel twice, for the baseline
+//! row with no branch, on integers. A macro, `simd!`, compiles a kernel twice, for the baseline
 //! x86-64 (SSE2) and for AVX2, and picks the AVX2 one at run time when the CPU has it;
 //! other targets get the portable one.
 //!
