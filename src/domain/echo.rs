@@ -15,6 +15,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use super::quote::quote;
 use crate::codes;
 
 /// The prefix of the headers the echo service echoes and reads.
@@ -128,8 +129,9 @@ impl Behaviour {
                 let code = codes::parse_code(name).ok_or_else(|| BadHeader {
                     header: "x-echo-status",
                     message: format!(
-                        "{name:?} is not a status code; give a name such as UNAVAILABLE or \
-                         Unavailable, or a number from 0 to 16"
+                        "{} is not a status code; give a name such as UNAVAILABLE or \
+                         Unavailable, or a number from 0 to 16",
+                        quote(name)
                     ),
                 })?;
                 let message = get("x-echo-message").map_or_else(
@@ -207,7 +209,8 @@ fn parse_details(list: &str) -> Result<Vec<Detail>, BadHeader> {
                 .ok_or_else(|| BadHeader {
                     header: "x-echo-detail",
                     message: format!(
-                        "{name:?} is not a detail; the details are {}",
+                        "{} is not a detail; the details are {}",
+                        quote(name),
                         Detail::ALL.map(|(known, _)| known).join(", ")
                     ),
                 })
@@ -224,7 +227,7 @@ fn number(header: &'static str, value: &str, max: u32) -> Result<u32, BadHeader>
         .filter(|n| *n <= max)
         .ok_or_else(|| BadHeader {
             header,
-            message: format!("{value:?} is not a whole number from 0 to {max}"),
+            message: format!("{} is not a whole number from 0 to {max}", quote(value)),
         })
 }
 

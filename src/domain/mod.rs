@@ -10,5 +10,6 @@ pub mod greeter;
 pub mod health;
 pub mod interop;
 pub mod models;
+pub mod quote;
 pub mod streams;
 pub mod video;

@@ -5,6 +5,7 @@ use futures::StreamExt;
 use tonic::{Code, Request, Response, Status, Streaming};
 
 use super::ResponseStream;
+use crate::domain::quote::quote;
 use crate::{
     domain::feedback::{
         self, FeedbackStore, ListQuery, Sentiment, StoreError, WatchEvent,
@@ -64,7 +65,10 @@ fn filters(consumer_id: String, sentiment: &str) -> Result<ListQuery, Status> {
         label => Some(Sentiment::parse(label).ok_or_else(|| {
             super::invalid_argument(
                 "sentiment",
-                format!("unknown sentiment {label:?}; use positive, neutral, negative or \"\""),
+                format!(
+                    "unknown sentiment {}; use positive, neutral, negative or \"\"",
+                    quote(label)
+                ),
             )
         })?),
     };
@@ -207,7 +211,10 @@ impl feedback_service_server::FeedbackService for FeedbackService {
             token => token.parse::<i64>().ok().filter(|id| *id >= 0).ok_or_else(|| {
                 super::invalid_argument(
                     "page_token",
-                    format!("page_token {token:?} is not one this server gave; pass next_page_token as it came"),
+                    format!(
+                        "page_token {} is not one this server gave; pass next_page_token as it came",
+                        quote(token)
+                    ),
                 )
             })?,
         };

@@ -9,6 +9,7 @@ use tonic_health::pb::{
 };
 
 use super::ResponseStream;
+use crate::domain::quote::quote;
 use crate::{
     domain::health::{HealthRegistry, ServingStatus},
     domain::streams::ActiveStreams,
@@ -53,7 +54,8 @@ impl Health for HealthService {
         match self.registry.status(service) {
             Some(status) => Ok(Response::new(response(status))),
             None => Err(Status::not_found(format!(
-                "service {service:?} is not registered; registered: {:?}",
+                "service {} is not registered; registered: {:?}",
+                quote(service),
                 self.registry.services()
             ))),
         }

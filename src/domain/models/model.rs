@@ -7,6 +7,7 @@ use std::{fmt, path::Path, sync::Mutex};
 use tract_onnx::prelude::*;
 
 use super::{ModelCard, TensorSpec};
+use crate::domain::quote::quote;
 
 /// The most run states a model keeps between calls: more than the calls that run at
 /// once on a machine of this size (one per runtime worker), few enough that idle
@@ -58,11 +59,12 @@ impl fmt::Display for ModelError {
         match self {
             ModelError::NotFound { id, available } => write!(
                 f,
-                "no model {id:?}; the models are: {}",
+                "no model {}; the models are: {}",
+                quote(id),
                 available.join(", ")
             ),
             ModelError::NotReady { id, reason } => {
-                write!(f, "model {id:?} is not ready: {reason}")
+                write!(f, "model {} is not ready: {reason}", quote(id))
             }
             ModelError::EmptyInput { width } => write!(
                 f,

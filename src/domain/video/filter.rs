@@ -5,6 +5,7 @@
 use std::{collections::BTreeMap, fmt};
 
 use super::Limits;
+use crate::domain::quote::quote;
 
 /// One parameter of a filter: its name, range, default and meaning.
 #[derive(Debug, Clone, PartialEq)]
@@ -209,7 +210,8 @@ pub fn parse_filter(name: &str, params: &BTreeMap<String, f64>) -> Result<Filter
         .ok_or_else(|| FilterError {
             field: "filter",
             message: format!(
-                "unknown filter {name:?}; the filters are: {}",
+                "unknown filter {}; the filters are: {}",
+                quote(name),
                 FILTERS
                     .iter()
                     .map(|s| s.name)
@@ -222,7 +224,8 @@ pub fn parse_filter(name: &str, params: &BTreeMap<String, f64>) -> Result<Filter
         .find(|key| !spec.params.iter().any(|p| p.name == key.as_str()))
     {
         return Err(FilterError::params(format!(
-            "filter {name} has no parameter {key:?}"
+            "filter {name} has no parameter {}",
+            quote(key)
         )));
     }
     let values = spec

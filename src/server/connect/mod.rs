@@ -40,6 +40,7 @@ use tonic::{Code, Status, body::Body};
 use tower::ServiceExt;
 
 use super::HttpService;
+use crate::domain::quote::quote;
 
 const CONNECT_TIMEOUT_MS: HeaderName = HeaderName::from_static("connect-timeout-ms");
 const GRPC_TIMEOUT: HeaderName = HeaderName::from_static("grpc-timeout");
@@ -157,7 +158,7 @@ impl Connect {
         let Some(service) = self.shared.pool.get_service_by_name(service) else {
             return Err(ConnectError::new(
                 Code::Unimplemented,
-                format!("no service {service:?} on this server"),
+                format!("no service {} on this server", quote(service)),
             ));
         };
         service.methods().find(|m| m.name() == name).ok_or_else(|| {
@@ -165,8 +166,9 @@ impl Connect {
             ConnectError::new(
                 Code::Unimplemented,
                 format!(
-                    "{} has no method {name:?}; its methods are {}",
+                    "{} has no method {}; its methods are {}",
                     service.full_name(),
+                    quote(name),
                     names.join(", ")
                 ),
             )
@@ -362,7 +364,10 @@ fn grpc_request(parts: &Parts, body: Body) -> Result<Request<Body>, ConnectError
             .ok_or_else(|| {
                 ConnectError::new(
                     Code::InvalidArgument,
-                    format!("Connect-Timeout-Ms {value:?}: give 1 to 10 digits of milliseconds"),
+                    format!(
+                        "Connect-Timeout-Ms {}: give 1 to 10 digits of milliseconds",
+                        quote(&String::from_utf8_lossy(value.as_bytes()))
+                    ),
                 )
             })?;
         // grpc-timeout takes at most 8 digits.

@@ -48,6 +48,7 @@ use super::{
     error::ConnectError,
     grpc_request, metadata_json, status_trailers,
 };
+use crate::domain::quote::quote;
 
 /// Whether `request` asks to open a WebSocket.
 pub fn is_websocket(method: &Method, headers: &HeaderMap) -> bool {
@@ -96,7 +97,10 @@ impl Connect {
                         Err(_) => {
                             return ConnectError::new(
                                 Code::InvalidArgument,
-                                format!("query parameter {custom:?} is not a valid metadata name"),
+                                format!(
+                                    "query parameter {} is not a valid metadata name",
+                                    quote(custom)
+                                ),
                             )
                             .into_response(pool);
                         }

@@ -17,6 +17,7 @@
 use serde_json::{Map, Value};
 
 use crate::domain::fraud::Transaction;
+use crate::domain::quote::{prefix, quote};
 
 /// The fields of a request body, in the proto's order.
 pub const FIELDS: [&str; 5] = [
@@ -67,9 +68,10 @@ pub fn parse_transaction(body: &[u8]) -> Result<Transaction, BodyError> {
     };
     if let Some(unknown) = object.keys().find(|key| !FIELDS.contains(&key.as_str())) {
         return Err(BodyError::field(
-            unknown,
+            prefix(unknown),
             format!(
-                "unknown field {unknown:?}; the fields are {}",
+                "unknown field {}; the fields are {}",
+                quote(unknown),
                 FIELDS.join(", ")
             ),
         ));
@@ -99,7 +101,10 @@ fn int64(object: &Map<String, Value>, name: &str) -> Result<i64, BodyError> {
     parsed.ok_or_else(|| {
         BodyError::field(
             name,
-            format!("{name:?} must be an integer (64-bit signed), not {value}"),
+            format!(
+                "{name:?} must be an integer (64-bit signed), not {}",
+                quote(&value.to_string())
+            ),
         )
     })
 }
@@ -112,16 +117,25 @@ fn int32(object: &Map<String, Value>, name: &str) -> Result<i32, BodyError> {
         .ok_or_else(|| {
             BodyError::field(
                 name,
-                format!("{name:?} must be an integer from -2147483648 to 2147483647, not {value}"),
+                format!(
+                    "{name:?} must be an integer from -2147483648 to 2147483647, not {}",
+                    quote(&value.to_string())
+                ),
             )
         })
 }
 
 fn number(object: &Map<String, Value>, name: &str) -> Result<f64, BodyError> {
     let value = field(object, name)?;
-    value
-        .as_f64()
-        .ok_or_else(|| BodyError::field(name, format!("{name:?} must be a number, not {value}")))
+    value.as_f64().ok_or_else(|| {
+        BodyError::field(
+            name,
+            format!(
+                "{name:?} must be a number, not {}",
+                quote(&value.to_string())
+            ),
+        )
+    })
 }
 
 #[cfg(test)]

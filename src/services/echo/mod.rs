@@ -14,6 +14,7 @@ use tonic_types::{ErrorDetails, StatusExt};
 use tracing::info;
 
 use super::ResponseStream;
+use crate::domain::quote::quote;
 use crate::{
     domain::{
         echo::{Attempt, Behaviour, ChosenStatus, Detail, RetryKeys},
@@ -57,9 +58,10 @@ impl EchoService {
             return Err(Status::with_error_details(
                 Code::Unavailable,
                 format!(
-                    "attempt {attempt} of key {:?} fails, as x-echo-fail-first asked ({of} \
+                    "attempt {attempt} of key {} fails, as x-echo-fail-first asked ({of} \
                      fail); retry after {:?}",
-                    flaky.key, flaky.retry_delay
+                    quote(&flaky.key),
+                    flaky.retry_delay
                 ),
                 details,
             ));
