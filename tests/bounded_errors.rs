@@ -1,7 +1,8 @@
 //! Error messages repeat at most a short, escaped prefix of what the caller sent: a huge
 //! model id, service name, filter name, sentiment, JSON field or URL comes back cut to
 //! 64 characters with its length, never as a multi-megabyte `grpc-message` (which some
-//! clients refuse as oversized metadata).
+//! clients refuse as oversized metadata). And a body announced over its limit is refused
+//! from its `Content-Length`, before it is read.
 
 mod common;
 
@@ -104,4 +105,34 @@ async fn huge_names_over_http_come_back_cut() {
     assert_eq!(reply.status, 400, "{reply:?}");
     assert!(reply.body.len() < 2 * SHORT, "{} bytes", reply.body.len());
     assert!(String::from_utf8_lossy(&reply.body).contains("(60000 characters)"));
+}
+
+/// Sends only the head of a request that announces a 10 MB body, and reads the answer:
+/// the server must answer from the head alone (the body never comes).
+async fn answer_to_a_head(server: &TestServer, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut socket = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n\
+         Content-Length: 10000000\r\n\r\n",
+        server.addr
+    );
+    socket.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = vec![0; 1024];
+    let read = tokio::time::timeout(std::time::Duration::from_secs(20), socket.read(&mut answer))
+        .await
+        .expect("an answer without the body")
+        .unwrap();
+    String::from_utf8_lossy(&answer[..read]).into_owned()
+}
+
+#[tokio::test]
+async fn a_body_announced_over_the_limit_is_refused_before_it_is_read() {
+    let server = TestServer::start().await;
+    let gateway = answer_to_a_head(&server, "/api/FraudActivity").await;
+    assert!(gateway.starts_with("HTTP/1.1 413"), "{gateway}");
+    assert!(gateway.contains("over 65536 bytes"), "{gateway}");
+    let connect = answer_to_a_head(&server, "/helloworld.Greeter/SayHello").await;
+    assert!(connect.starts_with("HTTP/1.1 429"), "{connect}");
+    assert!(connect.contains("resource_exhausted"), "{connect}");
 }

@@ -185,6 +185,15 @@ impl Connect {
         let pool = &self.shared.pool;
         let fail = |err: ConnectError| err.into_response(pool);
         let max = self.shared.max_body;
+        // A Content-Length over the limit is refused before any of the body is read.
+        if crate::server::gateway::announced_length(&parts.headers)
+            .is_some_and(|len| len > max as u64)
+        {
+            return Err(fail(ConnectError::new(
+                Code::ResourceExhausted,
+                format!("the request body is over {max} bytes (--max-message-size)"),
+            )));
+        }
         let bytes = match Limited::new(body, max).collect().await {
             Ok(collected) => collected.to_bytes(),
             Err(err) if err.is::<http_body_util::LengthLimitError>() => {

@@ -21,7 +21,7 @@
 //! | 401 | auth is on and the `Authorization: Bearer` token is missing or unknown (with `WWW-Authenticate: Bearer`) |
 //! | 403 | the token may not call `PredictFraud` |
 //! | 404, 405 | another path under `/api/`; another method than POST |
-//! | 413 | a body over 64 KiB |
+//! | 413 | a body over 64 KiB, refused from its `Content-Length` before it is read when that announces more |
 //! | 429 | the upstream is out of a resource (RESOURCE_EXHAUSTED) |
 //! | 502 | the upstream failed or answered something invalid (INTERNAL, UNKNOWN, UNIMPLEMENTED ...) |
 //! | 503 | the upstream is unavailable: not reachable, overloaded, or its fraud model is not loaded (UNAVAILABLE) |
@@ -149,6 +149,15 @@ impl Gateway {
                 tokens.authorize(authorization.as_ref().map(|v| v.as_bytes()), PREDICT_FRAUD)
         {
             return auth_error(&err);
+        }
+        // A Content-Length over the limit is refused before any of the body is read.
+        if announced_length(request.headers()).is_some_and(|len| len > MAX_BODY_BYTES as u64) {
+            return error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "INVALID_ARGUMENT",
+                format!("the body is over {MAX_BODY_BYTES} bytes"),
+                None,
+            );
         }
         let body = match Limited::new(request.into_body(), MAX_BODY_BYTES)
             .collect()
@@ -330,6 +339,17 @@ fn json_response(status: StatusCode, body: &Value) -> Response<Body> {
         .header(header::CONTENT_TYPE, "application/json")
         .body(Body::new(Full::new(Bytes::from(body.to_string()))))
         .expect("a valid response")
+}
+
+/// The body length a request's `Content-Length` announces, when it has a valid one.
+pub(crate) fn announced_length(headers: &http::HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 #[cfg(test)]
