@@ -196,6 +196,16 @@ pub struct Config {
     #[arg(long, env = "GRPC_SHOWCASE_HTTP2_KEEPALIVE_TIMEOUT", default_value_t = flag(defaults().http2_keepalive_timeout))]
     pub http2_keepalive_timeout: humantime::Duration,
 
+    /// How long a new connection may take to send its first byte (and to finish its TLS
+    /// handshake) before it is closed.
+    #[arg(long, env = "GRPC_SHOWCASE_HANDSHAKE_TIMEOUT", default_value_t = flag(defaults().handshake_timeout))]
+    pub handshake_timeout: humantime::Duration,
+
+    /// How long the body of a REST gateway or Connect unary request may take to arrive
+    /// in full before the request is ended (HTTP 408; Connect deadline_exceeded).
+    #[arg(long, env = "GRPC_SHOWCASE_REQUEST_BODY_TIMEOUT", default_value_t = flag(defaults().request_body_timeout))]
+    pub request_body_timeout: humantime::Duration,
+
     /// The longest a unary call sent without a deadline (grpc-timeout) may take; past
     /// it, DEADLINE_EXCEEDED. A client's own deadline always applies instead. Streams
     /// are not limited. 0 turns the limit off.
@@ -274,6 +284,8 @@ impl Config {
             max_concurrent_requests: self.max_concurrent_requests,
             http2_keepalive_interval: nonzero(self.http2_keepalive_interval),
             http2_keepalive_timeout: *self.http2_keepalive_timeout,
+            handshake_timeout: *self.handshake_timeout,
+            request_body_timeout: *self.request_body_timeout,
             default_unary_timeout: nonzero(self.default_unary_timeout),
             instance_name: self.instance_name.clone(),
             playground: self.playground,

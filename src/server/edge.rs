@@ -59,7 +59,8 @@ pub(super) fn service(
         settings.max_message_size,
         settings.cors_allowed_origins.clone(),
     )
-    .map_err(|err| ServeError::Setting(format!("the descriptor sets for Connect: {err}")))?;
+    .map_err(|err| ServeError::Setting(format!("the descriptor sets for Connect: {err}")))?
+    .with_body_timeout(settings.request_body_timeout);
     let playground = playground
         .then(|| Playground::new(connect.pool(), settings.auth.is_some()))
         .transpose()
@@ -67,7 +68,8 @@ pub(super) fn service(
     let edge = Edge {
         shared: Arc::new(EdgeShared {
             metrics,
-            gateway: Gateway::new(upstream, settings.auth.clone(), settings.gateway_timeout),
+            gateway: Gateway::new(upstream, settings.auth.clone(), settings.gateway_timeout)
+                .with_body_timeout(settings.request_body_timeout),
             connect,
             playground,
         }),

@@ -4,6 +4,7 @@
 //! HTTP/2) on a task of its own, and at shutdown lets the calls in flight finish before
 //! it closes what is left.
 
+use std::os::fd::AsRawFd;
 use std::{future::Future, io, path::PathBuf, pin::Pin, sync::Arc, time::Duration};
 
 use futures::{Stream, StreamExt};
@@ -29,9 +30,6 @@ use super::{
     linger,
     settings::{ListenAddr, Settings},
 };
-
-/// How long a client has to complete its TLS handshake.
-const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A bound socket, not yet accepting.
 #[derive(Debug)]
@@ -101,6 +99,57 @@ pub(super) struct Listener {
     lingering: TaskTracker,
     /// One task per connection, aborted if they outlast the grace period.
     connections: JoinSet<()>,
+    /// How long a new connection may take to send its first byte and to finish its TLS
+    /// handshake.
+    handshake_timeout: Duration,
+}
+
+/// A socket that can say when its first byte has arrived (or it has closed).
+pub(super) trait Readable {
+    /// Waits until a byte can be read, or the peer closed, without reading it.
+    fn first_byte(&self) -> impl Future<Output = io::Result<()>> + Send;
+}
+
+/// Waits for a byte on `fd` with `recv(MSG_PEEK)`: tokio's `readable()` alone may
+/// report a new socket ready before any byte came (tokio 1.x documents these false
+/// positives, and a freshly accepted socket shows one), which let silent clients in.
+macro_rules! first_byte {
+    ($stream:expr) => {{
+        let stream = $stream;
+        async move {
+            let fd = stream.as_raw_fd();
+            loop {
+                stream.readable().await?;
+                let peeked = stream.try_io(tokio::io::Interest::READABLE, || {
+                    let mut byte = 0u8;
+                    // SAFETY: recv writes at most 1 byte into `byte`, which lives for
+                    // the call; MSG_PEEK leaves the byte in the socket for hyper.
+                    let n = unsafe { libc::recv(fd, (&raw mut byte).cast(), 1, libc::MSG_PEEK) };
+                    if n < 0 {
+                        Err(io::Error::last_os_error())
+                    } else {
+                        Ok(())
+                    }
+                });
+                match peeked {
+                    Err(err) if err.kind() == io::ErrorKind::WouldBlock => continue,
+                    other => return other,
+                }
+            }
+        }
+    }};
+}
+
+impl Readable for tokio::net::TcpStream {
+    fn first_byte(&self) -> impl Future<Output = io::Result<()>> + Send {
+        first_byte!(self)
+    }
+}
+
+impl Readable for tokio::net::UnixStream {
+    fn first_byte(&self) -> impl Future<Output = io::Result<()>> + Send {
+        first_byte!(self)
+    }
 }
 
 impl Listener {
@@ -128,6 +177,7 @@ impl Listener {
             graceful: GracefulShutdown::new(),
             lingering: TaskTracker::new(),
             connections: JoinSet::new(),
+            handshake_timeout: settings.handshake_timeout,
         }
     }
 
@@ -199,7 +249,7 @@ impl Listener {
     /// logs, `info` goes into every request's extensions.
     fn serve_connection<S, I>(&mut self, stream: S, peer: String, info: I, service: EdgeService)
     where
-        S: linger::Stream,
+        S: linger::Stream + Readable,
         I: Clone + Send + Sync + 'static,
     {
         let service = ServiceBuilder::new()
@@ -209,16 +259,27 @@ impl Listener {
                 request
             })
             .service(service);
-        let stream = linger::LingeringStream::new(stream, self.lingering.clone());
         let (http, tls, watcher) = (self.http.clone(), self.tls.clone(), self.graceful.watcher());
+        let (lingering, handshake_timeout) = (self.lingering.clone(), self.handshake_timeout);
         self.connections.spawn(async move {
+            // A client that connects and sends nothing would otherwise hold the
+            // connection for ever: hyper-util's auto builder waits for the first bytes
+            // (to tell HTTP/1.1 from HTTP/2) with no timeout of its own (hyper-util
+            // 0.1.21, `server::conn::auto::read_version`).
+            if tokio::time::timeout(handshake_timeout, stream.first_byte())
+                .await
+                .is_err()
+            {
+                debug!(%peer, "closed: no byte within {handshake_timeout:?}");
+                return;
+            }
+            let stream = linger::LingeringStream::new(stream, lingering);
             // The handshake runs in the connection's task: a slow client does not hold up
             // the accept loop.
             let io = match tls {
                 None => Either::Left(stream),
                 Some(acceptor) => {
-                    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
-                    {
+                    match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
                         Ok(Ok(tls_stream)) => Either::Right(tls_stream),
                         Ok(Err(err)) => {
                             debug!(%peer, "TLS handshake failed: {err}");

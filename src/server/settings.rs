@@ -141,6 +141,13 @@ pub struct Settings {
     pub http2_keepalive_interval: Option<Duration>,
     /// How long the server waits for a ping's answer before closing the connection.
     pub http2_keepalive_timeout: Duration,
+    /// How long a new connection may take to send its first byte (and, with TLS, to
+    /// finish its handshake) before it is closed.
+    pub handshake_timeout: Duration,
+    /// How long the body of a gateway or Connect unary request may take to arrive in
+    /// full before the request is ended (HTTP 408; Connect `deadline_exceeded`): a body
+    /// that stalls, or dribbles, does not hold a connection.
+    pub request_body_timeout: Duration,
     /// The limit of unary calls sent without a deadline; `None`: no limit.
     pub default_unary_timeout: Option<Duration>,
     /// The name the echo service gives as the instance that answered (`x-echo-instance`),
@@ -193,6 +200,8 @@ impl Default for Settings {
             max_concurrent_requests: 1000,
             http2_keepalive_interval: Some(Duration::from_secs(60)),
             http2_keepalive_timeout: Duration::from_secs(20),
+            handshake_timeout: Duration::from_secs(10),
+            request_body_timeout: Duration::from_secs(30),
             default_unary_timeout: Some(Duration::from_secs(30)),
             instance_name: None,
             playground: PlaygroundMode::Auto,

@@ -23,7 +23,7 @@ pub mod codec;
 pub mod error;
 pub mod websocket;
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use bytes::Bytes;
 use codec::{COMPRESSED, Codec, END_STREAM, Envelopes, envelope, from_proto, to_proto};
@@ -80,6 +80,8 @@ struct Shared {
     /// The web origins besides the server's own whose pages may open a WebSocket
     /// (`--cors-allow-origin`; `*` for any).
     allowed_origins: Vec<String>,
+    /// How long a unary request's body may take to arrive (`--request-body-timeout`).
+    body_timeout: Duration,
 }
 
 impl Connect {
@@ -105,8 +107,18 @@ impl Connect {
                 grpc,
                 max_body,
                 allowed_origins,
+                body_timeout: Duration::from_secs(30),
             }),
         })
+    }
+
+    /// The handler with `body_timeout` for a unary request's body to arrive in full
+    /// (30 s unless set); past it, `deadline_exceeded`.
+    pub fn with_body_timeout(mut self, body_timeout: Duration) -> Self {
+        if let Some(shared) = Arc::get_mut(&mut self.shared) {
+            shared.body_timeout = body_timeout;
+        }
+        self
     }
 
     /// Every message and method the server knows.
@@ -194,7 +206,17 @@ impl Connect {
                 format!("the request body is over {max} bytes (--max-message-size)"),
             )));
         }
-        let bytes = match Limited::new(body, max).collect().await {
+        let body = Limited::new(body, max).collect();
+        let Ok(body) = tokio::time::timeout(self.shared.body_timeout, body).await else {
+            return Err(fail(ConnectError::new(
+                Code::DeadlineExceeded,
+                format!(
+                    "the request body did not arrive in full within {:?} (--request-body-timeout)",
+                    self.shared.body_timeout
+                ),
+            )));
+        };
+        let bytes = match body {
             Ok(collected) => collected.to_bytes(),
             Err(err) if err.is::<http_body_util::LengthLimitError>() => {
                 return Err(fail(ConnectError::new(

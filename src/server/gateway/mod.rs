@@ -77,6 +77,7 @@ pub struct Gateway {
     client: FraudDetectionServiceClient<Upstream>,
     tokens: Option<Arc<Tokens>>,
     timeout: Duration,
+    body_timeout: Duration,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -96,7 +97,15 @@ impl Gateway {
             client: FraudDetectionServiceClient::new(upstream),
             tokens,
             timeout,
+            body_timeout: Duration::from_secs(30),
         }
+    }
+
+    /// The gateway with `body_timeout` for a request body to arrive in full (30 s
+    /// unless set); past it, 408.
+    pub fn with_body_timeout(mut self, body_timeout: Duration) -> Self {
+        self.body_timeout = body_timeout;
+        self
     }
 
     /// An [`Upstream`] from a service that cannot fail (this server's own stack).
@@ -159,10 +168,19 @@ impl Gateway {
                 None,
             );
         }
-        let body = match Limited::new(request.into_body(), MAX_BODY_BYTES)
-            .collect()
-            .await
-        {
+        let body = Limited::new(request.into_body(), MAX_BODY_BYTES).collect();
+        let Ok(body) = tokio::time::timeout(self.body_timeout, body).await else {
+            return error(
+                StatusCode::REQUEST_TIMEOUT,
+                "DEADLINE_EXCEEDED",
+                format!(
+                    "the body did not arrive in full within {:?}",
+                    self.body_timeout
+                ),
+                None,
+            );
+        };
+        let body = match body {
             Ok(body) => body.to_bytes(),
             Err(err) if err.is::<http_body_util::LengthLimitError>() => {
                 return error(
