@@ -237,3 +237,37 @@ async fn a_failing_upstream_is_502() {
     );
     broken.abort();
 }
+
+#[tokio::test]
+async fn duplicate_keys_and_broken_chunks_get_a_clean_400() {
+    let server = TestServer::start().await;
+    let duplicate = r#"{"transaction_id": 1, "amount": 10, "amount": 1e9, "time": 1,
+        "age_of_account": 3, "number_of_transactions": 1}"#;
+    let reply = post(&server, duplicate).await;
+    assert_eq!(reply.status, 400, "{reply:?}");
+    let error = &reply.json()["error"];
+    assert_eq!(error["field"], "amount", "{error}");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("more than once")
+    );
+
+    // A chunk size that is not hexadecimal.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut socket = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    socket
+        .write_all(
+            b"POST /api/FraudActivity HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+              Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    socket.read_to_end(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("chunked encoding is malformed"), "{answer}");
+    assert!(!answer.contains("error reading"), "no internal text: {answer}");
+}

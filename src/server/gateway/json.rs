@@ -66,6 +66,14 @@ pub fn parse_transaction(body: &[u8]) -> Result<Transaction, BodyError> {
             ),
         });
     };
+    // serde_json keeps the last of two equal keys without a word: which amount did
+    // the caller mean? Refuse instead.
+    if let Ok(FirstDuplicate(Some(key))) = serde_json::from_slice::<FirstDuplicate>(body) {
+        return Err(BodyError::field(
+            prefix(&key),
+            format!("field {} appears more than once", quote(&key)),
+        ));
+    }
     if let Some(unknown) = object.keys().find(|key| !FIELDS.contains(&key.as_str())) {
         return Err(BodyError::field(
             prefix(unknown),
@@ -83,6 +91,36 @@ pub fn parse_transaction(body: &[u8]) -> Result<Transaction, BodyError> {
         age_of_account: int32(&object, "age_of_account")?,
         number_of_transactions: int32(&object, "number_of_transactions")?,
     })
+}
+
+/// The first key of a JSON object that appears twice in it, if any.
+struct FirstDuplicate(Option<String>);
+
+impl<'de> serde::Deserialize<'de> for FirstDuplicate {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Keys;
+        impl<'de> serde::de::Visitor<'de> for Keys {
+            type Value = FirstDuplicate;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut seen = std::collections::HashSet::new();
+                let mut duplicate = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                    if !seen.insert(key.clone()) && duplicate.is_none() {
+                        duplicate = Some(key);
+                    }
+                }
+                Ok(FirstDuplicate(duplicate))
+            }
+        }
+        deserializer.deserialize_map(Keys)
+    }
 }
 
 fn field<'a>(object: &'a Map<String, Value>, name: &str) -> Result<&'a Value, BodyError> {
@@ -166,6 +204,11 @@ mod tests {
                 format!("{{{valid}}}"),
                 Some("number_of_transactions"),
                 "missing",
+            ),
+            (
+                format!("{{{valid}, \"number_of_transactions\": 2, \"amount\": 1e9}}"),
+                Some("amount"),
+                "field \"amount\" appears more than once",
             ),
             (
                 format!("{{{valid}, \"number_of_transactions\": \"two\"}}"),

@@ -191,10 +191,15 @@ impl Gateway {
                 );
             }
             Err(err) => {
+                // hyper's own text ("error reading a body from connection") says nothing
+                // to the caller that the log does not say better.
+                tracing::debug!("gateway: the body could not be read: {err}");
                 return error(
                     StatusCode::BAD_REQUEST,
                     "INVALID_ARGUMENT",
-                    format!("the body could not be read: {err}"),
+                    "the body could not be read: its chunked encoding is malformed, or it \
+                     ended early"
+                        .to_owned(),
                     None,
                 );
             }
