@@ -23,7 +23,10 @@ use tonic_reflection::pb::v1::{
 const WEB: &str = "web-token-1f0c6b2e9d8a7c5b";
 const HELLO: &str = "hello-token-77a1c3e5f9b2d4a6";
 
+const PROMETHEUS: &str = "prometheus-token-5e4d3c2b1a0f9e8d";
+
 const TOKENS: &str = r#"[
+    {"name": "prometheus", "token": "prometheus-token-5e4d3c2b1a0f9e8d", "allow": ["metrics"]},
     {"name": "web", "token": "web-token-1f0c6b2e9d8a7c5b", "allow": ["fraud_detection.FraudDetectionService"]},
     {"name": "hello", "token": "hello-token-77a1c3e5f9b2d4a6", "allow": ["helloworld.Greeter/SayHello", "calculator.Calculator"]}
 ]"#;
@@ -197,4 +200,33 @@ async fn the_gateway_passes_the_token_to_a_remote_upstream() {
     )
     .await;
     assert_eq!(with.status, 200, "{with:?}");
+}
+
+#[tokio::test]
+async fn metrics_need_a_token_allowed_metrics() {
+    let server = server_with_auth().await;
+    let scrape = |token: Option<&'static str>| {
+        let addr = server.addr;
+        async move {
+            let header = token.map(|t| format!("Bearer {t}"));
+            let headers: Vec<(&str, &str)> = header
+                .as_deref()
+                .map(|h| vec![("authorization", h)])
+                .unwrap_or_default();
+            common::http1(addr, "GET", "/metrics", &headers, b"").await
+        }
+    };
+    let anonymous = scrape(None).await;
+    assert_eq!(anonymous.status, 401);
+    assert!(anonymous.header("www-authenticate").is_some());
+    // A token for services, not for the metrics.
+    assert_eq!(scrape(Some(WEB)).await.status, 403);
+    let prometheus = scrape(Some(PROMETHEUS)).await;
+    assert_eq!(prometheus.status, 200);
+    assert!(String::from_utf8_lossy(&prometheus.body).contains("grpc_server_"));
+    // And the metrics token calls nothing else.
+    let denied = say_hello(server.channel().await, Some(PROMETHEUS))
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
 }

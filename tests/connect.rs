@@ -217,8 +217,8 @@ async fn the_call_goes_through_the_layers() {
     );
     let reply = post(&server, echo, &[JSON, auth], r#"{"message": "ok"}"#).await;
     assert_eq!(reply.status, 200);
-    // Counted like a gRPC call.
-    let metrics = http1(server.addr, "GET", "/metrics", &[], b"").await;
+    // Counted like a gRPC call (with auth on, the metrics need a token too).
+    let metrics = http1(server.addr, "GET", "/metrics", &[auth], b"").await;
     let text = String::from_utf8(metrics.body).unwrap();
     assert!(
         text.lines()

@@ -269,5 +269,8 @@ async fn duplicate_keys_and_broken_chunks_get_a_clean_400() {
     let answer = String::from_utf8_lossy(&answer);
     assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
     assert!(answer.contains("chunked encoding is malformed"), "{answer}");
-    assert!(!answer.contains("error reading"), "no internal text: {answer}");
+    assert!(
+        !answer.contains("error reading"),
+        "no internal text: {answer}"
+    );
 }

@@ -57,7 +57,13 @@ enum Permission {
     Everything,
     Service(String),
     Method(String),
+    /// `GET /metrics` (the allow entry `"metrics"`).
+    Metrics,
 }
+
+/// What [`Tokens::authorize`] takes as the "method" of a `GET /metrics` scrape: a token
+/// whose `allow` lists `"metrics"` (or `"*"`) may read the metrics.
+pub const METRICS: &str = "metrics";
 
 impl fmt::Debug for Tokens {
     /// Names only: never the digests.
@@ -274,6 +280,7 @@ fn parse_permission(allow: &str) -> Result<Permission, String> {
     };
     match allow.split_once('/') {
         _ if allow == "*" => Ok(Permission::Everything),
+        _ if allow == METRICS => Ok(Permission::Metrics),
         None if valid_name(allow) => Ok(Permission::Service(allow.to_owned())),
         Some((service, method))
             if valid_name(service) && valid_name(method) && !method.contains('.') =>
@@ -281,7 +288,7 @@ fn parse_permission(allow: &str) -> Result<Permission, String> {
             Ok(Permission::Method(allow.to_owned()))
         }
         _ => Err(format!(
-            "{allow:?} is not \"*\", a service (package.Service) or a method \
+            "{allow:?} is not \"*\", \"metrics\", a service (package.Service) or a method \
              (package.Service/Method)"
         )),
     }
@@ -295,6 +302,7 @@ impl Permission {
                 .strip_prefix(service.as_str())
                 .is_some_and(|rest| rest.starts_with('/')),
             Permission::Method(allowed) => allowed == method,
+            Permission::Metrics => method == METRICS,
         }
     }
 }

@@ -72,6 +72,7 @@ pub(super) fn service(
                 .with_body_timeout(settings.request_body_timeout),
             connect,
             playground,
+            tokens: settings.auth.clone(),
         }),
         grpc_web: GrpcWebLayer::new().layer(grpc),
     };
@@ -105,6 +106,8 @@ struct EdgeShared {
     connect: Connect,
     /// The playground page, when it is on.
     playground: Option<Playground>,
+    /// `--auth-tokens`: with them, `/metrics` needs a token allowed `"metrics"`.
+    tokens: Option<Arc<crate::domain::auth::Tokens>>,
 }
 
 /// The response future of `/metrics` and the gateway, which the edge answers itself.
@@ -129,7 +132,10 @@ impl tower::Service<Request<Body>> for Edge {
     fn call(&mut self, request: Request<Body>) -> Self::Future {
         let path = request.uri().path();
         if path == metrics::METRICS_PATH && request.method() == Method::GET {
-            let response = self.shared.metrics.response();
+            let response = match self.metrics_denied(request.headers()) {
+                Some(denied) => denied,
+                None => self.shared.metrics.response(),
+            };
             return futures::future::Either::Left(Box::pin(async move { Ok(response) }));
         }
         if path.starts_with(gateway::PREFIX) {
@@ -165,6 +171,38 @@ impl tower::Service<Request<Body>> for Edge {
             }));
         }
         futures::future::Either::Right(self.grpc_web.call(request))
+    }
+}
+
+impl Edge {
+    /// With `--auth-tokens`, the answer to a `/metrics` scrape without a token allowed
+    /// `"metrics"` (Prometheus scrape configs send one with `authorization:`): 401 or
+    /// 403, as for a gRPC call. `None`: the scrape may read the metrics.
+    fn metrics_denied(&self, headers: &http::HeaderMap) -> Option<Response<Body>> {
+        use crate::domain::auth::{AuthError, METRICS};
+        let tokens = self.shared.tokens.as_ref()?;
+        let authorization = headers
+            .get(http::header::AUTHORIZATION)
+            .map(|v| v.as_bytes());
+        let err = tokens.authorize(authorization, METRICS).err()?;
+        let status = match err {
+            AuthError::Missing | AuthError::Unknown => http::StatusCode::UNAUTHORIZED,
+            AuthError::Denied { .. } => http::StatusCode::FORBIDDEN,
+        };
+        let mut response = Response::builder()
+            .status(status)
+            .header(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")
+            .body(Body::new(http_body_util::Full::new(bytes::Bytes::from(
+                format!("{err}\n"),
+            ))))
+            .expect("a valid response");
+        if status == http::StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                http::header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"grpc-showcase\""),
+            );
+        }
+        Some(response)
     }
 }
 
