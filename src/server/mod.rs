@@ -337,19 +337,32 @@ fn grpc_stack(
             ))
             .option_layer(settings.auth.clone().map(auth::AuthLayer::new))
             .layer(deadline)
-            .layer(message_limit::MessageLimitLayer::new(
-                message_limit::Limit {
-                    bytes: settings.max_message_size,
-                    setting: "--max-message-size",
-                },
-                [(
-                    routes::name_of_type::<VideoProcessingServer<VideoService>>(),
+            .layer(
+                message_limit::MessageLimitLayer::new(
                     message_limit::Limit {
-                        bytes: video_message_limit(&settings.frame_limits),
-                        setting: "--max-frame-bytes",
+                        bytes: settings.max_message_size,
+                        setting: "--max-message-size",
                     },
-                )],
-            ))
+                    [(
+                        routes::name_of_type::<VideoProcessingServer<VideoService>>(),
+                        message_limit::Limit {
+                            bytes: video_message_limit(&settings.frame_limits),
+                            setting: "--max-frame-bytes",
+                        },
+                    )],
+                )
+                .with_single_request(
+                    known_methods
+                        .iter()
+                        .filter(|(_, rpc_type)| {
+                            matches!(
+                                rpc_type,
+                                methods::RpcType::Unary | methods::RpcType::ServerStream
+                            )
+                        })
+                        .map(|(path, _)| path.clone()),
+                ),
+            )
             .service(routes),
     )
 }

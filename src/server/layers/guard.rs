@@ -42,6 +42,13 @@ pub trait CallGuard: Send + Sized + 'static {
         Some(self)
     }
 
+    /// Whether the guard must see the body's end (its `None`) even when the body says
+    /// it has ended (`is_end_stream`): an empty request body says so before its first
+    /// poll, and a decoder that trusts it never polls.
+    fn awaits_end(&self) -> bool {
+        false
+    }
+
     /// Sees each item of the guarded body before it is passed on; may replace it.
     fn on_item(&mut self, item: Item) -> Item {
         item
@@ -197,7 +204,9 @@ where
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.as_ref().is_none_or(HttpBody::is_end_stream)
+        self.inner
+            .as_ref()
+            .is_none_or(|inner| inner.is_end_stream() && !self.guard.awaits_end())
     }
 
     fn size_hint(&self) -> SizeHint {
