@@ -2,7 +2,8 @@
 //! doc/statuscodes.md), through a plain HTTP/2 client that can send what generated
 //! clients never do: a request cardinality violation (a unary or server-streaming call
 //! with no request message, or two) is UNIMPLEMENTED; a request message that does not
-//! parse is INTERNAL ("Error parsing request proto").
+//! parse is INTERNAL ("Error parsing request proto"); a content type that no protocol on
+//! the port takes is HTTP 415, as gRPC's PROTOCOL-HTTP2.md asks.
 
 mod common;
 
@@ -65,4 +66,26 @@ async fn a_message_that_does_not_parse_is_internal() {
     // Field 1 announced as 10 bytes long, with 2 bytes there.
     let (status, message) = call(&server, "/helloworld.Greeter/SayHello", &[b"\x0a\x0aAd"]).await;
     assert_eq!(status, "13", "{message}");
+}
+
+#[tokio::test]
+async fn a_content_type_no_protocol_here_handles_is_415() {
+    let server = TestServer::start().await;
+    let path = "/helloworld.Greeter/SayHello";
+    let plain = [("content-type", "text/plain")];
+    let reply = common::http1(server.addr, "POST", path, &plain, b"hi").await;
+    assert_eq!(reply.status, 415, "{reply:?}");
+    assert!(String::from_utf8_lossy(&reply.body).contains("application/grpc"));
+    // Over HTTP/2 as well, where a gRPC client would be.
+    let (client, origin) = server.plain_client();
+    let request = http::Request::post(format!("{origin}helloworld.Greeter/SayHello"))
+        .header("content-type", "text/plain")
+        .body(tonic::body::Body::new(Full::new(
+            bytes::Bytes::from_static(b"hi"),
+        )))
+        .unwrap();
+    assert_eq!(client.request(request).await.unwrap().status(), 415);
+    // Another method than POST is no call at all.
+    let reply = common::http1(server.addr, "GET", "/no/such/page", &[], b"").await;
+    assert_eq!(reply.status, 404);
 }

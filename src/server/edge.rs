@@ -170,8 +170,42 @@ impl tower::Service<Request<Body>> for Edge {
                 Ok(connect.handle(request).await)
             }));
         }
+        if request.method() != Method::POST {
+            // Every call is a POST (Connect's GET for side-effect-free methods is not
+            // served): anything else is a page that is not here.
+            return futures::future::Either::Left(Box::pin(async move {
+                Ok(Response::builder()
+                    .status(http::StatusCode::NOT_FOUND)
+                    .body(Body::empty())
+                    .expect("a valid response"))
+            }));
+        }
+        if !crate::server::layers::methods::is_grpc(request.headers()) {
+            // gRPC's HTTP/2 protocol: "If Content-Type does not begin with
+            // application/grpc, gRPC servers SHOULD respond with HTTP status of 415".
+            // (application/grpc covers grpc-web's content types too.)
+            return futures::future::Either::Left(Box::pin(
+                async move { Ok(unsupported_media_type()) },
+            ));
+        }
         futures::future::Either::Right(self.grpc_web.call(request))
     }
+}
+
+/// 415, with the content types this port takes.
+fn unsupported_media_type() -> Response<Body> {
+    Response::builder()
+        .status(http::StatusCode::UNSUPPORTED_MEDIA_TYPE)
+        .header(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .body(Body::new(http_body_util::Full::new(
+            bytes::Bytes::from_static(
+                b"unsupported content type: this port takes gRPC (application/grpc...), \
+              grpc-web (application/grpc-web...), Connect (application/json, \
+              application/proto, application/connect+json, application/connect+proto), \
+              the REST gateway under /api/, and GET / for the playground\n",
+            ),
+        )))
+        .expect("a valid response")
 }
 
 impl Edge {
