@@ -14,6 +14,16 @@ use http_body_util::{BodyExt, Full};
 /// Sends `messages` (raw protobuf bytes, each framed) to `path`; the call's grpc-status
 /// and grpc-message, from the trailers (or the headers of a trailers-only answer).
 async fn call(server: &TestServer, path: &str, messages: &[&[u8]]) -> (String, String) {
+    call_with(server, path, messages, &[]).await
+}
+
+/// [`call`] with extra request headers.
+async fn call_with(
+    server: &TestServer,
+    path: &str,
+    messages: &[&[u8]],
+    headers: &[(&str, &str)],
+) -> (String, String) {
     let (client, origin) = server.plain_client();
     let mut body = BytesMut::new();
     for message in messages {
@@ -21,9 +31,13 @@ async fn call(server: &TestServer, path: &str, messages: &[&[u8]]) -> (String, S
         body.put_u32(message.len() as u32);
         body.put_slice(message);
     }
-    let request = http::Request::post(format!("{origin}{}", path.trim_start_matches('/')))
+    let mut request = http::Request::post(format!("{origin}{}", path.trim_start_matches('/')))
         .header("content-type", "application/grpc")
-        .header("te", "trailers")
+        .header("te", "trailers");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request
         .body(tonic::body::Body::new(Full::new(body.freeze())))
         .unwrap();
     let response = client.request(request).await.unwrap();
@@ -61,11 +75,24 @@ async fn single_request_methods_take_exactly_one_message() {
 }
 
 #[tokio::test]
+async fn a_malformed_grpc_timeout_is_internal_naming_the_header() {
+    let server = TestServer::start().await;
+    let hello: &[u8] = b"\x0a\x03Ada";
+    let timeout = [("grpc-timeout", "1x")];
+    let (status, message) =
+        call_with(&server, "/helloworld.Greeter/SayHello", &[hello], &timeout).await;
+    assert_eq!(status, "13", "{message}");
+    assert!(message.contains("malformed grpc-timeout"), "{message}");
+}
+
+#[tokio::test]
 async fn a_message_that_does_not_parse_is_internal() {
     let server = TestServer::start().await;
     // Field 1 announced as 10 bytes long, with 2 bytes there.
     let (status, message) = call(&server, "/helloworld.Greeter/SayHello", &[b"\x0a\x0aAd"]).await;
     assert_eq!(status, "13", "{message}");
+    // tonic's message names the message type and the field that failed.
+    assert!(message.contains("HelloRequest.name"), "{message}");
 }
 
 #[tokio::test]
