@@ -101,6 +101,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                             let request = FeedbackRequest {
                                 consumer_id: consumer.clone(),
                                 feedback,
+                                ..FeedbackRequest::default()
                             };
                             if tx.send(request).await.is_err() {
                                 break;
@@ -115,6 +116,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                             let request = FeedbackRequest {
                                 consumer_id: consumer.clone(),
                                 feedback: line,
+                                ..FeedbackRequest::default()
                             };
                             if tx.blocking_send(request).is_err() {
                                 break;

@@ -253,7 +253,7 @@ fn zero_worker_threads_is_refused() {
     assert!(stderr.contains("--worker-threads"), "{stderr}");
 }
 #[tokio::test]
-async fn acknowledged_feedback_survives_sigkill() {
+async fn acknowledged_feedback_survives_sigkill_and_retries_store_nothing_twice() {
     use grpc_showcase::proto::feedback::{
         FeedbackRequest, feedback_service_client::FeedbackServiceClient,
     };
@@ -263,10 +263,13 @@ async fn acknowledged_feedback_survives_sigkill() {
         .await
         .unwrap();
     // An endless stream of feedback; acknowledgements are collected as they come.
-    let requests = tokio_stream::iter((0u64..).map(|i| FeedbackRequest {
+    // Each with an idempotency key, so that the client can retry after the crash.
+    let request = |i: u64| FeedbackRequest {
         consumer_id: format!("crash-{}", i % 7),
         feedback: format!("feedback number {i}: good service"),
-    }));
+        idempotency_key: format!("key-{i}"),
+    };
+    let requests = tokio_stream::iter((0u64..).map(request));
     let mut responses = client.send_feedback(requests).await.unwrap().into_inner();
     let mut acknowledged = Vec::new();
     while acknowledged.len() < 300 {
@@ -297,6 +300,29 @@ async fn acknowledged_feedback_survives_sigkill() {
             .unwrap_or_else(|| panic!("acknowledged feedback {id} lost"));
         assert_eq!(text, &format!("feedback number {index}: good service"));
     }
+
+    // The client retries everything it may have sent, acknowledged or not (far past
+    // what HTTP/2 flow control let through before the kill): each acknowledged one gets
+    // its first id again, and nothing is stored twice.
+    let sent_at_most = stored.len() as u64 + 5_000;
+    let retries = tokio_stream::iter((0..sent_at_most).map(request));
+    let mut responses = client.send_feedback(retries).await.unwrap().into_inner();
+    let mut ids = std::collections::HashMap::new();
+    while let Some(response) = responses.message().await.unwrap() {
+        assert!(response.error.is_none(), "{response:?}");
+        ids.insert(response.index, response.feedback_id);
+    }
+    for (id, index) in &acknowledged {
+        assert_eq!(ids.get(index), Some(id), "feedback {index} stored again");
+    }
+    let texts: Vec<String> = common::list_all(&mut client, 500)
+        .await
+        .into_iter()
+        .map(|(_, _, text)| text)
+        .collect();
+    let distinct: std::collections::HashSet<&String> = texts.iter().collect();
+    assert_eq!(texts.len(), distinct.len(), "a retry was stored twice");
+    assert_eq!(texts.len() as u64, sent_at_most);
 }
 
 /// The binary runs without transparent huge pages (src/main.rs: its allocator would

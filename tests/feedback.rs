@@ -20,6 +20,7 @@ fn feedback(consumer: &str, text: &str) -> FeedbackRequest {
     FeedbackRequest {
         consumer_id: consumer.to_owned(),
         feedback: text.to_owned(),
+        ..FeedbackRequest::default()
     }
 }
 
@@ -338,4 +339,27 @@ async fn a_client_that_disconnects_loses_nothing_acknowledged() {
     for id in acked {
         assert!(stored.contains(&id), "acknowledged feedback {id} is stored");
     }
+}
+
+#[tokio::test]
+async fn a_retry_with_the_same_idempotency_key_gets_the_first_acknowledgement() {
+    let server = TestServer::start().await;
+    let mut client = FeedbackServiceClient::new(server.channel().await);
+    let keyed = |key: &str| FeedbackRequest {
+        idempotency_key: key.to_owned(),
+        ..feedback("ada", "The streams are wonderful!")
+    };
+    let first = send_all(&mut client, vec![keyed("order-7")]).await;
+    let retry = send_all(
+        &mut client,
+        vec![keyed("order-7"), keyed("x".repeat(129).as_str())],
+    )
+    .await;
+    assert_eq!(retry[0].feedback_id, first[0].feedback_id);
+    assert_eq!(retry[0].response_message, first[0].response_message);
+    // A key over 128 bytes is refused in-band, like any bad feedback.
+    let error = retry[1].error.as_ref().expect("refused");
+    assert_eq!(error.code, Code::InvalidArgument as i32);
+    assert!(error.message.contains("idempotency_key"), "{error:?}");
+    assert_eq!(list_all(&mut client, 10).await.len(), 1);
 }

@@ -79,6 +79,7 @@ pub async fn worker(
                 |n| FeedbackRequest {
                     consumer_id: format!("load-{offset}"),
                     feedback: format!("feedback {n} from the load tool: good service"),
+                    ..FeedbackRequest::default()
                 },
                 |ack: &FeedbackResponse| ack.error.as_ref().map(|e| format!("code {}", e.code)),
                 *window,

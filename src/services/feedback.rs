@@ -85,6 +85,9 @@ enum Pending {
     Queued(u64, Receipt),
 }
 
+/// The longest idempotency key, bytes.
+const MAX_IDEMPOTENCY_KEY_BYTES: usize = 128;
+
 /// Validates, analyzes and queues one feedback (in request order).
 async fn enqueue(
     store: &FeedbackStore,
@@ -94,7 +97,24 @@ async fn enqueue(
     let FeedbackRequest {
         consumer_id,
         feedback,
+        idempotency_key,
     } = request;
+    let key_too_long = (idempotency_key.len() > MAX_IDEMPOTENCY_KEY_BYTES).then(|| {
+        format!(
+            "idempotency_key is {} bytes; at most {MAX_IDEMPOTENCY_KEY_BYTES}",
+            idempotency_key.len()
+        )
+    });
+    if let Some(message) = key_too_long {
+        return Ok(Pending::Refused(FeedbackResponse {
+            index,
+            error: Some(FeedbackError {
+                code: Code::InvalidArgument as i32,
+                message,
+            }),
+            ..FeedbackResponse::default()
+        }));
+    }
     if let Err(invalid) = feedback::validate(&consumer_id, &feedback) {
         return Ok(Pending::Refused(FeedbackResponse {
             index,
@@ -112,6 +132,7 @@ async fn enqueue(
             feedback,
             sentiment,
             sentiment_score,
+            idempotency_key: (!idempotency_key.is_empty()).then_some(idempotency_key),
         })
         .await
         .map_err(store_status)?;

@@ -78,6 +78,9 @@ pub struct NewFeedback {
     pub sentiment: Sentiment,
     /// VADER's compound score, -1 to 1.
     pub sentiment_score: f64,
+    /// The client's idempotency key: a feedback with the key of one already stored for
+    /// the same consumer is not stored again; its append answers the stored one.
+    pub idempotency_key: Option<String>,
 }
 
 /// A stored feedback.

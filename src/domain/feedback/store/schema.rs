@@ -19,6 +19,10 @@ const MIGRATIONS: &[&str] = &[
      );
      CREATE INDEX feedback_by_consumer ON feedback (consumer_id, id);
      CREATE INDEX feedback_by_sentiment ON feedback (sentiment, id);",
+    // 2: the client's idempotency key, unique per consumer when given.
+    "ALTER TABLE feedback ADD COLUMN idempotency_key TEXT;
+     CREATE UNIQUE INDEX feedback_by_idempotency_key
+         ON feedback (consumer_id, idempotency_key) WHERE idempotency_key IS NOT NULL;",
 ];
 
 /// Opens (creating it if need be) the database at `path` for writing, in WAL mode with

@@ -11,6 +11,14 @@ fn new(consumer: &str, text: &str) -> NewFeedback {
         feedback: text.to_owned(),
         sentiment,
         sentiment_score,
+        idempotency_key: None,
+    }
+}
+
+fn keyed(consumer: &str, text: &str, key: &str) -> NewFeedback {
+    NewFeedback {
+        idempotency_key: Some(key.to_owned()),
+        ..new(consumer, text)
     }
 }
 
@@ -187,4 +195,38 @@ async fn a_slow_watcher_is_told_where_to_resume() {
         .map(|f| f.id)
         .collect();
     assert_eq!(ids, all);
+}
+
+#[tokio::test]
+async fn an_idempotency_key_stores_once_and_answers_the_first_ack_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FeedbackStore::open(dir.path(), 16).unwrap();
+    let first = store.append(keyed("ada", "Lovely!", "k1")).await.unwrap();
+    // In the same batch as a new one, and across a reopen (a restarted server).
+    let (again, other) = tokio::join!(
+        store.append(keyed("ada", "Lovely!", "k1")),
+        store.append(keyed("ada", "Another", "k2")),
+    );
+    assert_eq!(again.unwrap(), first);
+    // The same key from another consumer is another feedback.
+    let grace = store.append(keyed("grace", "Lovely!", "k1")).await.unwrap();
+    assert_ne!(grace.id, first.id);
+    drop(store);
+    let store = FeedbackStore::open(dir.path(), 16).unwrap();
+    let retried = store.append(keyed("ada", "Lovely!", "k1")).await.unwrap();
+    assert_eq!(retried, first);
+    let page = store.list(all()).await.unwrap();
+    assert_eq!(page.items.len(), 3, "{:?}", page.items);
+    assert!(other.unwrap().id > first.id);
+}
+
+#[tokio::test]
+async fn two_appends_with_one_key_in_one_batch_store_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FeedbackStore::open(dir.path(), 16).unwrap();
+    let appends = (0..8).map(|_| store.append(keyed("ada", "Twice?", "same")));
+    let stored = futures::future::join_all(appends).await;
+    let ids: std::collections::BTreeSet<i64> = stored.into_iter().map(|s| s.unwrap().id).collect();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    assert_eq!(store.list(all()).await.unwrap().items.len(), 1);
 }

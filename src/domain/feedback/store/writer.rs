@@ -10,10 +10,11 @@ use std::{
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::{NewFeedback, StoreError, StoredFeedback};
+use crate::domain::feedback::Sentiment;
 
 /// The most appends committed in one transaction.
 pub const MAX_BATCH: usize = 256;
@@ -74,12 +75,15 @@ impl Writer {
             }
             match self.commit(&batch) {
                 Ok(stored) => {
-                    if let Some(last) = stored.last() {
+                    if let Some((last, _)) = stored.iter().rev().find(|(_, new)| *new) {
                         self.last_id.store(last.id, Ordering::SeqCst);
                     }
-                    for (append, feedback) in batch.into_iter().zip(stored) {
+                    for (append, (feedback, new)) in batch.into_iter().zip(stored) {
+                        // A retry answered from the store is no news for the watchers.
                         // No watcher is fine: send fails only when none is subscribed.
-                        let _ = self.events.send(Arc::new(feedback.clone()));
+                        if new {
+                            let _ = self.events.send(Arc::new(feedback.clone()));
+                        }
                         let _ = append.stored.send(Ok(feedback));
                     }
                 }
@@ -94,7 +98,10 @@ impl Writer {
         }
     }
 
-    fn commit(&mut self, batch: &[Append]) -> rusqlite::Result<Vec<StoredFeedback>> {
+    /// Commits `batch` in one transaction: each feedback as stored, and whether it is
+    /// new (false: its idempotency key was stored before, maybe earlier in the batch,
+    /// and this is the feedback stored then).
+    fn commit(&mut self, batch: &[Append]) -> rusqlite::Result<Vec<(StoredFeedback, bool)>> {
         let stored_at_unix_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or(Duration::ZERO)
@@ -103,25 +110,53 @@ impl Writer {
         let mut stored = Vec::with_capacity(batch.len());
         {
             let mut insert = tx.prepare_cached(
-                "INSERT INTO feedback (consumer_id, feedback, stored_at_unix_ms, sentiment, sentiment_score)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO feedback (consumer_id, feedback, stored_at_unix_ms, sentiment,
+                                       sentiment_score, idempotency_key)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?;
+            let mut earlier = tx.prepare_cached(
+                "SELECT id, feedback, stored_at_unix_ms, sentiment, sentiment_score
+                 FROM feedback WHERE consumer_id = ?1 AND idempotency_key = ?2",
             )?;
             for Append { feedback, .. } in batch {
+                if let Some(key) = &feedback.idempotency_key {
+                    let found = earlier
+                        .query_row(params![feedback.consumer_id, key], |row| {
+                            Ok(StoredFeedback {
+                                id: row.get(0)?,
+                                consumer_id: feedback.consumer_id.clone(),
+                                feedback: row.get(1)?,
+                                stored_at_unix_ms: row.get(2)?,
+                                sentiment: Sentiment::parse(&row.get::<_, String>(3)?)
+                                    .unwrap_or(Sentiment::Neutral),
+                                sentiment_score: row.get(4)?,
+                            })
+                        })
+                        .optional()?;
+                    if let Some(found) = found {
+                        stored.push((found, false));
+                        continue;
+                    }
+                }
                 insert.execute(params![
                     feedback.consumer_id,
                     feedback.feedback,
                     stored_at_unix_ms,
                     feedback.sentiment.as_str(),
                     feedback.sentiment_score,
+                    feedback.idempotency_key,
                 ])?;
-                stored.push(StoredFeedback {
-                    id: tx.last_insert_rowid(),
-                    consumer_id: feedback.consumer_id.clone(),
-                    feedback: feedback.feedback.clone(),
-                    stored_at_unix_ms,
-                    sentiment: feedback.sentiment,
-                    sentiment_score: feedback.sentiment_score,
-                });
+                stored.push((
+                    StoredFeedback {
+                        id: tx.last_insert_rowid(),
+                        consumer_id: feedback.consumer_id.clone(),
+                        feedback: feedback.feedback.clone(),
+                        stored_at_unix_ms,
+                        sentiment: feedback.sentiment,
+                        sentiment_score: feedback.sentiment_score,
+                    },
+                    true,
+                ));
             }
         }
         tx.commit()?;
