@@ -266,7 +266,9 @@ impl Listener {
             // connection for ever: hyper-util's auto builder waits for the first bytes
             // (to tell HTTP/1.1 from HTTP/2) with no timeout of its own (hyper-util
             // 0.1.21, `server::conn::auto::read_version`).
-            if tokio::time::timeout(handshake_timeout, stream.first_byte())
+            // One deadline for the first byte and the TLS handshake together.
+            let deadline = tokio::time::Instant::now() + handshake_timeout;
+            if tokio::time::timeout_at(deadline, stream.first_byte())
                 .await
                 .is_err()
             {
@@ -279,7 +281,7 @@ impl Listener {
             let io = match tls {
                 None => Either::Left(stream),
                 Some(acceptor) => {
-                    match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
+                    match tokio::time::timeout_at(deadline, acceptor.accept(stream)).await {
                         Ok(Ok(tls_stream)) => Either::Right(tls_stream),
                         Ok(Err(err)) => {
                             debug!(%peer, "TLS handshake failed: {err}");
