@@ -201,6 +201,11 @@ pub struct Config {
     #[arg(long, env = "GRPC_SHOWCASE_HANDSHAKE_TIMEOUT", default_value_t = flag(defaults().handshake_timeout))]
     pub handshake_timeout: humantime::Duration,
 
+    /// How long a connection may go with no call in flight before it is closed (HTTP/2
+    /// GOAWAY, HTTP/1.1 close); keepalive pings do not count as calls.
+    #[arg(long, env = "GRPC_SHOWCASE_IDLE_TIMEOUT", default_value_t = flag(defaults().idle_timeout))]
+    pub idle_timeout: humantime::Duration,
+
     /// How long the body of a REST gateway or Connect unary request may take to arrive
     /// in full before the request is ended (HTTP 408; Connect deadline_exceeded).
     #[arg(long, env = "GRPC_SHOWCASE_REQUEST_BODY_TIMEOUT", default_value_t = flag(defaults().request_body_timeout))]
@@ -285,6 +290,7 @@ impl Config {
             http2_keepalive_interval: nonzero(self.http2_keepalive_interval),
             http2_keepalive_timeout: *self.http2_keepalive_timeout,
             handshake_timeout: *self.handshake_timeout,
+            idle_timeout: *self.idle_timeout,
             request_body_timeout: *self.request_body_timeout,
             default_unary_timeout: nonzero(self.default_unary_timeout),
             instance_name: self.instance_name.clone(),

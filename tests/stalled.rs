@@ -73,3 +73,38 @@ async fn a_body_that_stalls_ends_the_request() {
         "{answer}"
     );
 }
+
+#[tokio::test]
+async fn an_http2_connection_with_no_call_gets_goaway_after_the_idle_timeout() {
+    let server = TestServer::with_settings(Settings {
+        idle_timeout: Duration::from_secs(1),
+        ..Settings::default()
+    })
+    .await;
+    let socket = TcpStream::connect(server.addr).await.unwrap();
+    let (mut client, connection) = h2::client::handshake(socket).await.unwrap();
+    let connection = tokio::spawn(connection);
+    // One call, answered; then nothing.
+    let request = http::Request::post(format!(
+        "http://{}/grpc.health.v1.Health/Check",
+        server.addr
+    ))
+    .header("content-type", "application/grpc")
+    .header("te", "trailers")
+    .body(())
+    .unwrap();
+    let (response, mut body) = client.send_request(request, false).unwrap();
+    body.send_data(bytes::Bytes::from_static(&[0, 0, 0, 0, 0]), true)
+        .unwrap();
+    let mut response = response.await.unwrap().into_body();
+    while response.data().await.is_some() {}
+    let status = response.trailers().await.unwrap().unwrap();
+    assert_eq!(status["grpc-status"], "0");
+    // The server ends the idle connection (GOAWAY, then close): the client's connection
+    // task completes.
+    tokio::time::timeout(Duration::from_secs(20), connection)
+        .await
+        .expect("the idle connection was closed")
+        .unwrap()
+        .ok();
+}

@@ -11,7 +11,7 @@ use futures::{Stream, StreamExt};
 use hyper::body::Incoming;
 use hyper_util::{
     rt::{TokioExecutor, TokioIo, TokioTimer},
-    server::{conn::auto, graceful::GracefulShutdown},
+    server::conn::auto,
     service::TowerToHyperService,
 };
 use tokio::{
@@ -20,12 +20,13 @@ use tokio::{
 };
 use tokio_rustls::TlsAcceptor;
 use tokio_stream::wrappers::{TcpListenerStream, UnixListenerStream};
-use tokio_util::{either::Either, task::TaskTracker};
+use tokio_util::{either::Either, sync::CancellationToken, task::TaskTracker};
 use tonic::transport::server::{TcpConnectInfo, UdsConnectInfo};
 use tower::ServiceBuilder;
 use tracing::{debug, info, warn};
 
 use super::{
+    activity::{Activity, TrackCalls},
     edge::EdgeService,
     linger,
     settings::{ListenAddr, Settings},
@@ -93,7 +94,9 @@ pub(super) struct Listener {
     /// connection), shared by every connection.
     http: auto::Builder<TokioExecutor>,
     /// Tells every connection to finish (HTTP/2 GOAWAY) and waits for them.
-    graceful: GracefulShutdown,
+    /// Cancelled when the server shuts down: each connection then finishes gracefully
+    /// (HTTP/2 GOAWAY: no new calls; the calls in flight go on).
+    stopping: CancellationToken,
     /// The lingering closes of finished connections (see [`linger`]), waited for before
     /// the process exits so that clients read everything sent.
     lingering: TaskTracker,
@@ -102,6 +105,8 @@ pub(super) struct Listener {
     /// How long a new connection may take to send its first byte and to finish its TLS
     /// handshake.
     handshake_timeout: Duration,
+    /// How long a connection may have no call in flight before it is closed.
+    idle_timeout: Duration,
 }
 
 /// A socket that can say when its first byte has arrived (or it has closed).
@@ -174,10 +179,11 @@ impl Listener {
             unix_paths,
             tls,
             http,
-            graceful: GracefulShutdown::new(),
+            stopping: CancellationToken::new(),
             lingering: TaskTracker::new(),
             connections: JoinSet::new(),
             handshake_timeout: settings.handshake_timeout,
+            idle_timeout: settings.idle_timeout,
         }
     }
 
@@ -252,6 +258,11 @@ impl Listener {
         S: linger::Stream + Readable,
         I: Clone + Send + Sync + 'static,
     {
+        let activity = Activity::new();
+        let service = TrackCalls {
+            inner: service,
+            activity: activity.clone(),
+        };
         let service = ServiceBuilder::new()
             .map_request(move |request: http::Request<Incoming>| {
                 let mut request = request.map(tonic::body::Body::new);
@@ -259,7 +270,8 @@ impl Listener {
                 request
             })
             .service(service);
-        let (http, tls, watcher) = (self.http.clone(), self.tls.clone(), self.graceful.watcher());
+        let (http, tls, stopping) = (self.http.clone(), self.tls.clone(), self.stopping.clone());
+        let idle_timeout = self.idle_timeout;
         let (lingering, handshake_timeout) = (self.lingering.clone(), self.handshake_timeout);
         self.connections.spawn(async move {
             // A client that connects and sends nothing would otherwise hold the
@@ -299,7 +311,24 @@ impl Listener {
             let connection = http
                 .serve_connection_with_upgrades(TokioIo::new(io), TowerToHyperService::new(service))
                 .into_owned();
-            if let Err(err) = watcher.watch(connection).await {
+            tokio::pin!(connection);
+            let result = tokio::select! {
+                result = connection.as_mut() => result,
+                () = stopping.cancelled() => {
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+                () = activity.idle_for(idle_timeout) => {
+                    debug!(%peer, "closing: no call for {idle_timeout:?}");
+                    connection.as_mut().graceful_shutdown();
+                    tokio::select! {
+                        result = connection.as_mut() => result,
+                        // A shutdown while it closes changes nothing: it is closing.
+                        () = stopping.cancelled() => connection.await,
+                    }
+                }
+            };
+            if let Err(err) = result {
                 debug!(%peer, "connection ended with an error: {err}");
             }
         });
@@ -313,7 +342,7 @@ impl Listener {
     pub(super) async fn shut_down(self, grace: Duration) {
         let Listener {
             unix_paths,
-            graceful,
+            stopping,
             lingering,
             mut connections,
             ..
@@ -325,7 +354,9 @@ impl Listener {
             "shutting down: health is NOT_SERVING, new connections and calls are refused, \
              calls in flight have {grace:?} to finish"
         );
-        match tokio::time::timeout(grace, graceful.shutdown()).await {
+        stopping.cancel();
+        let finished = async { while connections.join_next().await.is_some() {} };
+        match tokio::time::timeout(grace, finished).await {
             Ok(()) => info!("every call finished; stopped"),
             Err(_) => {
                 warn!(

@@ -35,6 +35,7 @@
 //! told to finish (HTTP/2 GOAWAY: no new calls), calls in flight get
 //! [`Settings::shutdown_grace`] to finish, and whatever is left is then closed.
 
+mod activity;
 pub mod connect;
 pub mod edge;
 pub mod gateway;

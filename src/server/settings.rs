@@ -144,6 +144,9 @@ pub struct Settings {
     /// How long a new connection may take to send its first byte (and, with TLS, to
     /// finish its handshake) before it is closed.
     pub handshake_timeout: Duration,
+    /// How long a connection may go with no call in flight before it is closed (HTTP/2
+    /// GOAWAY, HTTP/1.1 close); keepalive pings do not count as calls.
+    pub idle_timeout: Duration,
     /// How long the body of a gateway or Connect unary request may take to arrive in
     /// full before the request is ended (HTTP 408; Connect `deadline_exceeded`): a body
     /// that stalls, or dribbles, does not hold a connection.
@@ -201,6 +204,7 @@ impl Default for Settings {
             http2_keepalive_interval: Some(Duration::from_secs(60)),
             http2_keepalive_timeout: Duration::from_secs(20),
             handshake_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(30),
             request_body_timeout: Duration::from_secs(30),
             default_unary_timeout: Some(Duration::from_secs(30)),
             instance_name: None,
