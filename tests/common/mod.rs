@@ -3,6 +3,7 @@
 #![allow(dead_code)] // Each test binary uses its own part of this module.
 
 pub mod certs;
+pub mod lessons;
 pub mod process;
 pub mod running;
 pub mod video;
