@@ -210,33 +210,19 @@ fn unsupported_media_type() -> Response<Body> {
 
 impl Edge {
     /// With `--auth-tokens`, the answer to a `/metrics` scrape without a token allowed
-    /// `"metrics"` (Prometheus scrape configs send one with `authorization:`): 401 or
-    /// 403, as for a gRPC call. `None`: the scrape may read the metrics.
+    /// `"metrics"` (Prometheus scrape configs send one with `authorization:`): 401 (with
+    /// `WWW-Authenticate`) or 403, as for a gRPC call. `None`: the scrape may read the
+    /// metrics.
     fn metrics_denied(&self, headers: &http::HeaderMap) -> Option<Response<Body>> {
-        use crate::domain::auth::{AuthError, METRICS};
         let tokens = self.shared.tokens.as_ref()?;
         let authorization = headers
             .get(http::header::AUTHORIZATION)
             .map(|v| v.as_bytes());
-        let err = tokens.authorize(authorization, METRICS).err()?;
-        let status = match err {
-            AuthError::Missing | AuthError::Unknown => http::StatusCode::UNAUTHORIZED,
-            AuthError::Denied { .. } => http::StatusCode::FORBIDDEN,
-        };
-        let mut response = Response::builder()
-            .status(status)
-            .header(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")
-            .body(Body::new(http_body_util::Full::new(bytes::Bytes::from(
-                format!("{err}\n"),
-            ))))
-            .expect("a valid response");
-        if status == http::StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(
-                http::header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"grpc-showcase\""),
-            );
-        }
-        Some(response)
+        let err = tokens
+            .authorize(authorization, crate::domain::auth::METRICS)
+            .err()?;
+        // The REST gateway's answer, the same statuses and JSON error shape.
+        Some(gateway::auth_error(&err))
     }
 }
 

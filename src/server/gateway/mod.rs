@@ -309,7 +309,8 @@ fn upstream_error(status: &Status, timeout: Duration) -> Response<Body> {
     response
 }
 
-fn auth_error(err: &AuthError) -> Response<Body> {
+/// 401 (with `WWW-Authenticate: Bearer`) or 403 for `err`, as Google's JSON error.
+pub(crate) fn auth_error(err: &AuthError) -> Response<Body> {
     match err {
         AuthError::Missing | AuthError::Unknown => {
             let mut response = error(
