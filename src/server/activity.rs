@@ -16,6 +16,7 @@ use std::{
 
 use bytes::Bytes;
 use http_body::{Body as HttpBody, Frame, SizeHint};
+use pin_project_lite::pin_project;
 use tokio::time::Instant;
 use tonic::{Status, body::Body};
 
@@ -121,23 +122,43 @@ pub(super) struct TrackCalls<S> {
 impl<S, R> tower::Service<R> for TrackCalls<S>
 where
     S: tower::Service<R, Response = http::Response<Body>>,
-    S::Future: Send + 'static,
-    S::Error: Send + 'static,
 {
     type Response = http::Response<Body>;
     type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, S::Error>> + Send>>;
+    type Future = TrackedCall<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, request: R) -> Self::Future {
-        let active = self.activity.start();
-        let call = self.inner.call(request);
-        Box::pin(async move {
-            let response = call.await?;
-            Ok(Activity::track(active, response))
-        })
+        TrackedCall {
+            active: Some(self.activity.start()),
+            call: self.inner.call(request),
+        }
+    }
+}
+
+pin_project! {
+    /// A call's response future, which hands its [`ActiveCall`] to the response body
+    /// (no allocation per call: this sits on every call's path).
+    pub(super) struct TrackedCall<F> {
+        #[pin]
+        call: F,
+        active: Option<ActiveCall>,
+    }
+}
+
+impl<F, E> Future for TrackedCall<F>
+where
+    F: Future<Output = Result<http::Response<Body>, E>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let response = std::task::ready!(this.call.poll(cx))?;
+        let active = this.active.take().expect("polled after it completed");
+        Poll::Ready(Ok(Activity::track(active, response)))
     }
 }
