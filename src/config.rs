@@ -187,6 +187,29 @@ pub struct Config {
     )]
     pub max_concurrent_requests: usize,
 
+    /// The most calls one caller may have in progress (the token's name when
+    /// --auth-tokens is on, the peer's IP address otherwise); more get
+    /// RESOURCE_EXHAUSTED. Behind a proxy that connects for every client, raise it to
+    /// --max-concurrent-requests.
+    #[arg(long, env = "GRPC_SHOWCASE_MAX_CALLS_PER_CALLER", default_value_t = defaults().max_calls_per_caller)]
+    pub max_calls_per_caller: usize,
+
+    /// How long a unary or server-streaming call may wait for its request message (sent
+    /// with the call by every client) before it ends with DEADLINE_EXCEEDED.
+    #[arg(long, env = "GRPC_SHOWCASE_FIRST_MESSAGE_TIMEOUT", default_value_t = flag(defaults().first_message_timeout))]
+    pub first_message_timeout: humantime::Duration,
+
+    /// The bytes one video stream's frames may hold while being processed or waiting to
+    /// be sent; a frame waits while its stream is over it. A frame, or a resize, that
+    /// needs more gets RESOURCE_EXHAUSTED.
+    #[arg(long, env = "GRPC_SHOWCASE_STREAM_MEMORY", default_value_t = defaults().stream_memory)]
+    pub stream_memory: usize,
+
+    /// The bytes every video stream's frames together may hold; frames wait while the
+    /// server is over it.
+    #[arg(long, env = "GRPC_SHOWCASE_MEMORY_BUDGET", default_value_t = defaults().memory_budget)]
+    pub memory_budget: usize,
+
     /// How often to ping an idle client over HTTP/2 to check it is still there; 0
     /// turns the pings off.
     #[arg(long, env = "GRPC_SHOWCASE_HTTP2_KEEPALIVE_INTERVAL", default_value_t = flag(defaults().http2_keepalive_interval.unwrap_or_default()))]
@@ -287,6 +310,10 @@ impl Config {
             gateway_timeout: *self.gateway_timeout,
             max_concurrent_streams: self.max_concurrent_streams,
             max_concurrent_requests: self.max_concurrent_requests,
+            max_calls_per_caller: self.max_calls_per_caller,
+            first_message_timeout: *self.first_message_timeout,
+            stream_memory: self.stream_memory,
+            memory_budget: self.memory_budget,
             http2_keepalive_interval: nonzero(self.http2_keepalive_interval),
             http2_keepalive_timeout: *self.http2_keepalive_timeout,
             handshake_timeout: *self.handshake_timeout,

@@ -2,6 +2,7 @@
 //! tonic or the generated code (tests/architecture.rs checks it).
 
 pub mod auth;
+pub mod budget;
 pub mod calculator;
 pub mod echo;
 pub mod feedback;

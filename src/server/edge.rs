@@ -338,6 +338,10 @@ pub(super) fn log_settings(settings: &Settings) {
     info!(
         max_concurrent_streams = settings.max_concurrent_streams,
         max_concurrent_requests = settings.max_concurrent_requests,
+        max_calls_per_caller = settings.max_calls_per_caller,
+        first_message_timeout = ?settings.first_message_timeout,
+        stream_memory = settings.stream_memory,
+        memory_budget = settings.memory_budget,
         keepalive_interval = ?settings.http2_keepalive_interval,
         keepalive_timeout = ?settings.http2_keepalive_timeout,
         default_unary_timeout = ?settings.default_unary_timeout,

@@ -15,13 +15,17 @@
 //! 5. [`metrics::MetricsLayer`], which counts every gRPC call by method and status;
 //! 6. [`limit::ConcurrencyLimitLayer`], the limit on calls in progress;
 //! 7. [`auth::AuthLayer`], when [`Settings::auth`] is set: bearer tokens;
-//! 8. [`deadline::DeadlineLayer`], which ends calls whose `grpc-timeout` (or, for unary
+//! 8. [`quota::QuotaLayer`], the limit on the calls in progress of each caller (token,
+//!    or peer address): [`Settings::max_calls_per_caller`];
+//! 9. [`deadline::DeadlineLayer`], which ends calls whose `grpc-timeout` (or, for unary
 //!    calls without one, [`Settings::default_unary_timeout`]) passes with
 //!    DEADLINE_EXCEEDED;
-//! 9. [`message_limit::MessageLimitLayer`], which refuses request messages over
-//!    [`Settings::max_message_size`] (for the video service, over
-//!    [`video_message_limit`]) with RESOURCE_EXHAUSTED;
-//! 10. tonic's `Routes`, which dispatch on the `/package.Service/Method` path.
+//! 10. [`message_limit::MessageLimitLayer`], which refuses request messages over
+//!     [`Settings::max_message_size`] (for the video service, over
+//!     [`video_message_limit`]) with RESOURCE_EXHAUSTED, holds unary and
+//!     server-streaming calls to one request message, and ends those whose message has
+//!     not arrived within [`Settings::first_message_timeout`];
+//! 11. tonic's `Routes`, which dispatch on the `/package.Service/Method` path.
 //!
 //! The REST gateway's gRPC calls to this server enter at 5, like a call from the
 //! network.
@@ -68,7 +72,7 @@ use crate::{
     },
     services::{fraud_detection::FraudService, video::VideoService},
 };
-use layers::{auth, deadline, limit, message_limit, methods, metrics};
+use layers::{auth, deadline, limit, message_limit, methods, metrics, quota};
 pub use listener::shutdown_signal;
 pub use settings::{
     DEFAULT_LISTEN, ListenAddr, PlaygroundMode, Settings, TlsFiles, video_message_limit,
@@ -337,6 +341,7 @@ fn grpc_stack(
                 settings.max_concurrent_requests,
             ))
             .option_layer(settings.auth.clone().map(auth::AuthLayer::new))
+            .layer(quota::QuotaLayer::new(settings.max_calls_per_caller))
             .layer(deadline)
             .layer(
                 message_limit::MessageLimitLayer::new(
@@ -362,6 +367,7 @@ fn grpc_stack(
                             )
                         })
                         .map(|(path, _)| path.clone()),
+                    settings.first_message_timeout,
                 ),
             )
             .service(routes),

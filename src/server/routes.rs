@@ -12,8 +12,8 @@ use super::{
 };
 use crate::{
     domain::{
-        feedback::FeedbackStore, health::HealthRegistry, models::ModelRegistry,
-        streams::ActiveStreams,
+        budget::MemoryBudget, feedback::FeedbackStore, health::HealthRegistry,
+        models::ModelRegistry, streams::ActiveStreams,
     },
     proto::{
         self,
@@ -101,10 +101,13 @@ pub(super) fn routes(
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);
     let video_limit = video_message_limit(&settings.frame_limits);
-    let video =
-        VideoProcessingServer::new(VideoService::new(settings.frame_limits, streams.clone()))
-            .max_decoding_message_size(video_limit)
-            .max_encoding_message_size(video_limit);
+    let video = VideoProcessingServer::new(VideoService::new(
+        settings.frame_limits,
+        streams.clone(),
+        MemoryBudget::new(settings.stream_memory, settings.memory_budget),
+    ))
+    .max_decoding_message_size(video_limit)
+    .max_encoding_message_size(video_limit);
     let health_service = tonic_health::pb::health_server::HealthServer::new(HealthService::new(
         health.clone(),
         streams.clone(),

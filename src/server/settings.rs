@@ -136,6 +136,18 @@ pub struct Settings {
     /// The most calls in progress across all connections; more get UNAVAILABLE
     /// (see [`crate::server::layers::limit`]).
     pub max_concurrent_requests: usize,
+    /// The most calls one caller may have in progress: one token when auth is on, one
+    /// peer address otherwise; more get RESOURCE_EXHAUSTED (see
+    /// [`crate::server::layers::quota`]).
+    pub max_calls_per_caller: usize,
+    /// How long a unary or server-streaming call may wait for its one request message
+    /// before it ends with DEADLINE_EXCEEDED.
+    pub first_message_timeout: Duration,
+    /// The bytes one video stream's frames may hold while being processed or waiting
+    /// to be sent (see [`crate::domain::budget`]).
+    pub stream_memory: usize,
+    /// The bytes every video stream's frames together may hold.
+    pub memory_budget: usize,
     /// How often the server pings an idle HTTP/2 connection to check that the client is
     /// still there; `None` never pings.
     pub http2_keepalive_interval: Option<Duration>,
@@ -201,6 +213,10 @@ impl Default for Settings {
             gateway_timeout: Duration::from_secs(5),
             max_concurrent_streams: 200,
             max_concurrent_requests: 1000,
+            max_calls_per_caller: 250,
+            first_message_timeout: Duration::from_secs(10),
+            stream_memory: 128 * 1024 * 1024,
+            memory_budget: 512 * 1024 * 1024,
             http2_keepalive_interval: Some(Duration::from_secs(60)),
             http2_keepalive_timeout: Duration::from_secs(20),
             handshake_timeout: Duration::from_secs(10),

@@ -12,7 +12,9 @@ pub mod interop;
 pub mod model;
 pub mod video;
 
-use std::pin::Pin;
+use std::{pin::Pin, sync::Arc};
+
+use crate::domain::budget::CallerName;
 
 use futures::Stream;
 use tonic::{Code, Status};
@@ -20,6 +22,15 @@ use tonic::{Code, Status};
 /// The response stream of a streaming handler: any stream of messages or a status.
 pub(crate) type ResponseStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 use tonic_types::{ErrorDetails, StatusExt};
+
+/// The caller of `request`, or `local` for a call with none (a test calling a service
+/// directly).
+pub(crate) fn caller_name<T>(request: &tonic::Request<T>) -> Arc<str> {
+    request
+        .extensions()
+        .get::<CallerName>()
+        .map_or_else(|| Arc::from("local"), |caller| Arc::clone(&caller.0))
+}
 
 /// INVALID_ARGUMENT with `message`, plus a `google.rpc.BadRequest` detail whose field
 /// violation names `field`, so that clients can point at the field programmatically.

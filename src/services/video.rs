@@ -7,6 +7,15 @@
 //! order of the frames. `buffered` pulls a new frame only when a reply has been taken,
 //! and tonic takes a reply only when HTTP/2 flow control lets it send: a client that
 //! stops reading soon stops the server from reading its frames too.
+//!
+//! Each frame first reserves the memory its processing holds at its peak (see
+//! [`video::memory::peak_bytes`]) from the stream's budget, its caller's (half the
+//! server's) and the server's ([`crate::domain::budget`], `--stream-memory` and
+//! `--memory-budget`), and keeps the part its reply holds until the reply has left the
+//! server. A frame waits while a budget is full, so a client that sends frames and
+//! never reads holds at most its stream's budget, and all its streams at most half the
+//! server's; a frame (or a resize config) that could never fit is refused with
+//! RESOURCE_EXHAUSTED.
 
 use std::{
     collections::BTreeMap,
@@ -20,6 +29,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::ResponseStream;
 use crate::{
+    domain::budget::{self, MemoryBudget, OverBudget, Reservation, StreamBudget},
     domain::streams::ActiveStreams,
     domain::video::{self, Encoding, Filter, FrameError, Limits, Processor},
     proto::video::{
@@ -41,17 +51,20 @@ pub struct VideoService {
     parallelism: usize,
     /// Counts the ProcessFrames streams in progress.
     streams: ActiveStreams,
+    /// The memory the frames of each stream, and of all of them, may hold.
+    budget: MemoryBudget,
 }
 
 impl VideoService {
     /// A video service accepting frames within `limits`, processing up to one frame
-    /// per CPU of each stream at once.
-    pub fn new(limits: Limits, streams: ActiveStreams) -> Self {
+    /// per CPU of each stream at once, within `budget`.
+    pub fn new(limits: Limits, streams: ActiveStreams, budget: MemoryBudget) -> Self {
         let parallelism = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
         Self {
             limits,
             parallelism,
             streams,
+            budget,
         }
     }
 }
@@ -126,9 +139,14 @@ impl Job {
         })
     }
 
-    /// Decodes, filters and encodes one frame (CPU work: run it on the blocking pool).
-    fn run(&self, frame: pb::Frame) -> Result<ProcessFramesResponse, Status> {
-        let started = Instant::now();
+    /// Reserves the memory `frame` needs from `budget`, waiting while it is full, then
+    /// processes it on the blocking pool. The reply comes with the reservation of the
+    /// bytes it holds.
+    async fn process(
+        self: Arc<Self>,
+        budget: &StreamBudget,
+        frame: pb::Frame,
+    ) -> Result<(ProcessFramesResponse, Reservation), Status> {
         let sequence_number = frame.sequence_number;
         let input = encoding_from_proto(frame.encoding).ok_or_else(|| {
             super::invalid_argument(
@@ -140,16 +158,37 @@ impl Job {
                 ),
             )
         })?;
-        let picture = video::decode(
-            video::Frame {
-                width: frame.width,
-                height: frame.height,
-                encoding: input,
-                data: frame.data,
-            },
-            &self.limits,
-        )
-        .map_err(|err| frame_status(sequence_number, &err))?;
+        let picture = video::Frame {
+            width: frame.width,
+            height: frame.height,
+            encoding: input,
+            data: frame.data,
+        };
+        let peak = video::memory::peak_bytes(&picture, &self.filter, &self.limits)
+            .map_err(|err| frame_status(sequence_number, &err))?;
+        let mut reservation = budget
+            .reserve(usize::try_from(peak).unwrap_or(usize::MAX))
+            .await
+            .map_err(|err| over_budget(&format!("frame {sequence_number}"), &err))?;
+        let meta = (sequence_number, frame.presentation_timestamp_us);
+        let reply = tokio::task::spawn_blocking(move || self.run(meta, picture))
+            .await
+            .map_err(|err| Status::internal(format!("frame processing failed: {err}")))??;
+        reservation.shrink_to(reply.frame.as_ref().map_or(0, |frame| frame.data.len()));
+        Ok((reply, reservation))
+    }
+
+    /// Decodes, filters and encodes one frame (CPU work: run it on the blocking pool).
+    /// `meta` is the frame's (sequence number, presentation timestamp).
+    fn run(
+        &self,
+        (sequence_number, presentation_timestamp_us): (u64, u64),
+        frame: video::Frame,
+    ) -> Result<ProcessFramesResponse, Status> {
+        let started = Instant::now();
+        let input = frame.encoding;
+        let picture = video::decode(frame, &self.limits)
+            .map_err(|err| frame_status(sequence_number, &err))?;
         let processed = match &self.sequential {
             Some(processor) => processor
                 .lock()
@@ -165,7 +204,7 @@ impl Job {
         Ok(ProcessFramesResponse {
             frame: Some(pb::Frame {
                 sequence_number,
-                presentation_timestamp_us: frame.presentation_timestamp_us,
+                presentation_timestamp_us,
                 width: processed.width(),
                 height: processed.height(),
                 encoding: encoding_to_proto(encoding).into(),
@@ -174,6 +213,12 @@ impl Job {
             processing_time_us: started.elapsed().as_micros() as u64,
         })
     }
+}
+
+/// RESOURCE_EXHAUSTED for `what` (a frame, the config) needing more memory than a
+/// stream may hold, naming the flag that sets it.
+fn over_budget(what: &str, err: &OverBudget) -> Status {
+    Status::resource_exhausted(format!("{what}: {err} (--stream-memory)"))
 }
 
 /// RESOURCE_EXHAUSTED for a frame over a limit, INVALID_ARGUMENT (naming the field)
@@ -227,6 +272,7 @@ impl video_processing_server::VideoProcessing for VideoService {
         &self,
         request: Request<Streaming<ProcessFramesRequest>>,
     ) -> Result<Response<Self::ProcessFramesStream>, Status> {
+        let caller = super::caller_name(&request);
         let mut input = request.into_inner();
         let config = match input.message().await? {
             // The client closed its side without sending anything: nothing to do.
@@ -244,6 +290,14 @@ impl video_processing_server::VideoProcessing for VideoService {
             }
         };
         let job = Arc::new(Job::from_config(config, self.limits)?);
+        let budget = Arc::new(self.budget.stream(&caller));
+        // A resize whose every output frame would be over the stream's budget (its
+        // picture and its encoding) can never run: refuse it before any frame.
+        if let Some(bytes) = video::memory::fixed_output_bytes(&job.filter) {
+            budget
+                .check(usize::try_from(bytes.saturating_mul(2)).unwrap_or(usize::MAX))
+                .map_err(|err| over_budget("config", &err))?;
+        }
         let parallelism = if job.filter.is_sequential() {
             1
         } else {
@@ -252,15 +306,10 @@ impl video_processing_server::VideoProcessing for VideoService {
         let replies = input
             .map(move |message| {
                 let job = Arc::clone(&job);
+                let budget = Arc::clone(&budget);
                 async move {
                     match message?.message {
-                        Some(Message::Frame(frame)) => {
-                            tokio::task::spawn_blocking(move || job.run(frame))
-                                .await
-                                .map_err(|err| {
-                                    Status::internal(format!("frame processing failed: {err}"))
-                                })?
-                        }
+                        Some(Message::Frame(frame)) => job.process(&budget, frame).await,
                         Some(Message::Config(_)) => Err(super::invalid_argument(
                             "config",
                             "a ProcessFrames stream has one config, its first message".to_owned(),
@@ -273,6 +322,7 @@ impl video_processing_server::VideoProcessing for VideoService {
                 }
             })
             .buffered(parallelism);
+        let replies = budget::held_until_sent(replies);
         // The first error ends the stream, after the replies to the frames before it.
         let replies = replies.scan(false, |failed, reply| {
             let next = (!*failed).then(|| {

@@ -114,7 +114,7 @@ impl fmt::Display for FrameError {
 
 impl std::error::Error for FrameError {}
 
-fn check_pixels(width: u32, height: u32, limits: &Limits) -> Result<(), FrameError> {
+pub(super) fn check_pixels(width: u32, height: u32, limits: &Limits) -> Result<(), FrameError> {
     if width == 0 || height == 0 {
         return Err(FrameError::EmptyPicture);
     }

@@ -13,6 +13,7 @@
 pub mod filter;
 pub mod frame;
 pub mod kernels;
+pub mod memory;
 pub mod processor;
 
 pub use filter::{FILTERS, Filter, FilterError, FilterSpec, ParamSpec, parse_filter};

@@ -40,7 +40,7 @@ use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full, Limited};
 use serde_json::{Value, json};
-use tonic::{Code, Status, body::Body, metadata::MetadataValue};
+use tonic::{Code, Status, body::Body, metadata::MetadataValue, transport::server::TcpConnectInfo};
 use tonic_types::StatusExt;
 use tower::util::BoxCloneSyncService;
 use tracing::{debug, warn};
@@ -153,6 +153,10 @@ impl Gateway {
             return response;
         }
         let authorization = request.headers().get(header::AUTHORIZATION).cloned();
+        // The caller's address goes with the call, so that a call to this server counts
+        // against the caller's quota rather than the gateway's (tonic 0.14.9 moves a
+        // request's extensions into the HTTP request it sends, src/request.rs).
+        let peer = request.extensions().get::<TcpConnectInfo>().cloned();
         if let Some(tokens) = &self.tokens
             && let Err(err) =
                 tokens.authorize(authorization.as_ref().map(|v| v.as_bytes()), PREDICT_FRAUD)
@@ -216,6 +220,9 @@ impl Gateway {
             }
         };
         let mut call = tonic::Request::new(PredictionRequest::from(transaction));
+        if let Some(peer) = peer {
+            call.extensions_mut().insert(peer);
+        }
         // The deadline travels as grpc-timeout: the upstream stops at it too.
         call.set_timeout(self.timeout);
         // The caller's token goes upstream: the upstream checks it against its own

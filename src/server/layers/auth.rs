@@ -4,7 +4,8 @@
 //! [`crate::domain::auth::OPEN_SERVICES`] (health, reflection). No token, or one the server
 //! does not know, gets UNAUTHENTICATED; a known token without the permission gets
 //! PERMISSION_DENIED (the gRPC status code guide's distinction). The token itself is
-//! never logged.
+//! never logged; its name goes in the request's extensions as the
+//! [`Caller`](super::quota::Caller) the per-caller quota counts for.
 
 use std::{
     sync::Arc,
@@ -16,7 +17,10 @@ use tonic::{Status, body::Body};
 use tower::{Layer, Service};
 use tracing::debug;
 
-use super::guard::{CallFuture, Unguarded};
+use super::{
+    guard::{CallFuture, Unguarded},
+    quota::Caller,
+};
 use crate::domain::auth::{AuthError, OPEN_SERVICES, Tokens};
 
 /// The status of a refused call.
@@ -70,7 +74,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: Request<B>) -> Self::Future {
+    fn call(&mut self, mut request: Request<B>) -> Self::Future {
         let method = request.uri().path().trim_start_matches('/');
         let service = method
             .split_once('/')
@@ -80,7 +84,12 @@ where
         }
         let authorization = request.headers().get(AUTHORIZATION).map(|v| v.as_bytes());
         match self.tokens.authorize(authorization, method) {
-            Ok(_name) => CallFuture::new(self.inner.call(request), None),
+            Ok(name) => {
+                // The caller the quota counts for (super::quota).
+                let caller = Caller(name.into());
+                request.extensions_mut().insert(caller);
+                CallFuture::new(self.inner.call(request), None)
+            }
             Err(err) => {
                 debug!(%method, "call refused: {err}");
                 CallFuture::refuse(auth_status(&err))

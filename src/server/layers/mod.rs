@@ -20,3 +20,4 @@ pub mod limit;
 pub mod message_limit;
 pub mod methods;
 pub mod metrics;
+pub mod quota;

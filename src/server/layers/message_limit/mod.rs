@@ -13,11 +13,19 @@
 //! It also counts the messages of unary and server-streaming calls, which take exactly
 //! one: a second message, or a body that ends with none, ends the call with
 //! UNIMPLEMENTED, as the status code table has it for a request cardinality violation.
-//! (tonic 0.14.9 answers INTERNAL "Missing request message." for none.)
+//! (tonic 0.14.9 answers INTERNAL "Missing request message." for none.) Every client
+//! sends that one message with the call, so a call whose message has not arrived in
+//! full within the first-message timeout (`--first-message-timeout`) ends with
+//! DEADLINE_EXCEEDED: a client cannot hold a call slot by sending headers alone.
+//! (Client and bidirectional streams may wait for their first message as long as they
+//! like: a chat opens before its first line is typed.)
 
 use std::{
+    future::Future,
+    pin::Pin,
     sync::Arc,
     task::{Context, Poll},
+    time::Duration,
 };
 
 use bytes::Bytes;
@@ -51,6 +59,8 @@ pub struct MessageLimitLayer {
     services: Arc<[(String, Limit)]>,
     /// The paths (`/package.Service/Method`) of methods that take exactly one request.
     single_request: Arc<std::collections::HashSet<String>>,
+    /// How long those methods wait for their request message.
+    first_message_timeout: Duration,
 }
 
 impl MessageLimitLayer {
@@ -64,13 +74,19 @@ impl MessageLimitLayer {
                 .map(|(name, limit)| (format!("/{name}/"), limit))
                 .collect(),
             single_request: Arc::default(),
+            first_message_timeout: Duration::MAX,
         }
     }
 
     /// The layer that also holds the calls to `paths` (`/package.Service/Method`) to
-    /// exactly one request message.
-    pub fn with_single_request(mut self, paths: impl IntoIterator<Item = String>) -> Self {
+    /// exactly one request message, which must arrive within `timeout`.
+    pub fn with_single_request(
+        mut self,
+        paths: impl IntoIterator<Item = String>,
+        timeout: Duration,
+    ) -> Self {
         self.single_request = Arc::new(paths.into_iter().collect());
+        self.first_message_timeout = timeout;
         self
     }
 
@@ -124,9 +140,16 @@ where
             .single_request
             .contains(path)
             .then(|| path.to_owned());
+        let timeout = self.limits.first_message_timeout;
         let request = request.map(|body| {
             if is_grpc {
-                Body::new(GuardedBody::new(body, PrefixScanner::new(limit, single)))
+                let mut scanner = PrefixScanner::new(limit, single);
+                if scanner.single.is_some() {
+                    scanner.first_message = tokio::time::Instant::now()
+                        .checked_add(timeout)
+                        .map(|deadline| FirstMessage::Due(deadline, timeout));
+                }
+                Body::new(GuardedBody::new(body, scanner))
             } else {
                 Body::new(body)
             }
@@ -152,6 +175,17 @@ struct PrefixScanner {
     single: Option<String>,
     /// Messages whose prefix has been seen.
     messages: usize,
+    /// For a method that takes exactly one request: when it must have arrived by.
+    first_message: Option<FirstMessage>,
+}
+
+/// The first-message timeout of a single-request call.
+#[derive(Debug)]
+enum FirstMessage {
+    /// Due by this instant, after this timeout; no timer yet (made on the first poll).
+    Due(tokio::time::Instant, Duration),
+    /// The timer, and the timeout.
+    Timer(Pin<Box<tokio::time::Sleep>>, Duration),
 }
 
 impl PrefixScanner {
@@ -164,7 +198,13 @@ impl PrefixScanner {
             pending: None,
             single,
             messages: 0,
+            first_message: None,
         }
+    }
+
+    /// Whether the first message has arrived in full.
+    fn has_first_message(&self) -> bool {
+        self.messages >= 1 && self.payload_left == 0 && self.prefix_len == 0
     }
 
     /// UNIMPLEMENTED for a single-request method sent `what`.
@@ -223,8 +263,29 @@ struct Oversized {
 }
 
 impl CallGuard for PrefixScanner {
-    fn poll_end(&mut self, _cx: &mut Context<'_>) -> Poll<Status> {
-        self.pending.take().map_or(Poll::Pending, Poll::Ready)
+    fn poll_end(&mut self, cx: &mut Context<'_>) -> Poll<Status> {
+        if let Some(status) = self.pending.take() {
+            return Poll::Ready(status);
+        }
+        if let Some(FirstMessage::Due(deadline, timeout)) = self.first_message {
+            let timer = Box::pin(tokio::time::sleep_until(deadline));
+            self.first_message = Some(FirstMessage::Timer(timer, timeout));
+        }
+        if let Some(FirstMessage::Timer(timer, timeout)) = &mut self.first_message
+            && timer.as_mut().poll(cx).is_ready()
+        {
+            let status = Status::deadline_exceeded(format!(
+                "{} takes one request message, sent with the call; none arrived in full \
+                 within {timeout:?} (--first-message-timeout)",
+                self.single
+                    .as_deref()
+                    .unwrap_or_default()
+                    .trim_start_matches('/')
+            ));
+            self.first_message = None;
+            return Poll::Ready(status);
+        }
+        Poll::Pending
     }
 
     /// A single-request call whose body ends before its message must reach
@@ -243,7 +304,11 @@ impl CallGuard for PrefixScanner {
         let Some(data) = frame.data_ref() else {
             return item;
         };
-        let Err(oversized) = self.scan(data) else {
+        let scanned = self.scan(data);
+        if self.has_first_message() {
+            self.first_message = None;
+        }
+        let Err(oversized) = scanned else {
             return item;
         };
         let status = if oversized.length > self.limit.bytes {
@@ -272,122 +337,4 @@ impl CallGuard for PrefixScanner {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::{collections::VecDeque, pin::Pin};
-
-    use http_body::Frame;
-
-    use super::*;
-
-    fn message(len: usize) -> Vec<u8> {
-        let mut bytes = vec![0];
-        bytes.extend_from_slice(&(len as u32).to_be_bytes());
-        bytes.extend(std::iter::repeat_n(7, len));
-        bytes
-    }
-
-    /// A request body that yields its chunks one by one.
-    struct Chunks(VecDeque<Bytes>);
-
-    impl HttpBody for Chunks {
-        type Data = Bytes;
-        type Error = std::convert::Infallible;
-
-        fn poll_frame(
-            mut self: Pin<&mut Self>,
-            _: &mut Context<'_>,
-        ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-            Poll::Ready(self.0.pop_front().map(|chunk| Ok(Frame::data(chunk))))
-        }
-    }
-
-    /// Every byte the limited body delivers, and the error it ends with, if any.
-    fn deliver(body: &[u8], chunk_size: usize, limit: usize) -> (Vec<u8>, Option<Status>) {
-        let chunks = body
-            .chunks(chunk_size)
-            .map(Bytes::copy_from_slice)
-            .collect();
-        let mut limited = Box::pin(GuardedBody::new(
-            Chunks(chunks),
-            PrefixScanner::new(
-                Limit {
-                    bytes: limit,
-                    setting: "--test-limit",
-                },
-                None,
-            ),
-        ));
-        let mut cx = Context::from_waker(std::task::Waker::noop());
-        let mut delivered = Vec::new();
-        loop {
-            match limited.as_mut().poll_frame(&mut cx) {
-                Poll::Ready(Some(Ok(frame))) => {
-                    delivered.extend_from_slice(frame.data_ref().unwrap())
-                }
-                Poll::Ready(Some(Err(status))) => return (delivered, Some(status)),
-                Poll::Ready(None) => return (delivered, None),
-                Poll::Pending => unreachable!("in-memory chunks are always ready"),
-            }
-        }
-    }
-
-    #[test]
-    fn passes_messages_up_to_the_limit_across_any_chunking() {
-        let body: Vec<u8> = [message(10), message(0), message(3)].concat();
-        for chunk_size in 1..=body.len() {
-            let (delivered, error) = deliver(&body, chunk_size, 10);
-            assert_eq!(delivered, body, "chunks of {chunk_size}");
-            assert!(error.is_none(), "chunks of {chunk_size}: {error:?}");
-        }
-    }
-
-    #[test]
-    fn delivers_the_messages_before_an_oversized_one_then_refuses_it() {
-        let first = message(3);
-        let body: Vec<u8> = [first.clone(), message(11), message(2)].concat();
-        for chunk_size in 1..=body.len() {
-            let (delivered, error) = deliver(&body, chunk_size, 10);
-            let status = error.expect("refused");
-            assert_eq!(status.code(), tonic::Code::ResourceExhausted);
-            assert!(status.message().contains("11 bytes"), "{status:?}");
-            // The first message is delivered whole; of the oversized one at most the
-            // prefix bytes that shared a chunk with nothing else before it.
-            assert!(delivered.starts_with(&first), "chunks of {chunk_size}");
-            assert!(
-                delivered.len() < first.len() + PREFIX_LEN,
-                "chunks of {chunk_size}"
-            );
-        }
-    }
-
-    #[test]
-    fn refuses_on_the_prefix_before_the_payload_arrives() {
-        let mut prefix = vec![0];
-        prefix.extend_from_slice(&(1u32 << 30).to_be_bytes());
-        let (delivered, error) = deliver(&prefix, PREFIX_LEN, 10);
-        assert!(delivered.is_empty());
-        assert!(error.unwrap().message().contains("1073741824 bytes"));
-    }
-
-    #[test]
-    fn a_service_may_have_its_own_limit() {
-        let default = Limit {
-            bytes: 10,
-            setting: "--max-message-size",
-        };
-        let video = Limit {
-            bytes: 1000,
-            setting: "--max-frame-bytes",
-        };
-        let layer = MessageLimitLayer::new(default, [("video.VideoProcessing".to_owned(), video)]);
-        assert_eq!(
-            layer.limit_for("/video.VideoProcessing/ProcessFrames"),
-            video
-        );
-        assert_eq!(
-            layer.limit_for("/video.VideoProcessingX/ProcessFrames"),
-            default
-        );
-        assert_eq!(layer.limit_for("/helloworld.Greeter/SayHello"), default);
-    }
-}
+mod tests;
