@@ -5,7 +5,7 @@
 //! does not know, gets UNAUTHENTICATED; a known token without the permission gets
 //! PERMISSION_DENIED (the gRPC status code guide's distinction). The token itself is
 //! never logged; its name goes in the request's extensions as the
-//! [`Caller`](super::quota::Caller) the per-caller quota counts for.
+//! [`Caller`] the per-caller quota counts for.
 
 use std::{
     sync::Arc,
