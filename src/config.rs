@@ -199,14 +199,14 @@ pub struct Config {
     #[arg(long, env = "GRPC_SHOWCASE_FIRST_MESSAGE_TIMEOUT", default_value_t = flag(defaults().first_message_timeout))]
     pub first_message_timeout: humantime::Duration,
 
-    /// The bytes one video stream's frames may hold while being processed or waiting to
-    /// be sent; a frame waits while its stream is over it. A frame, or a resize, that
-    /// needs more gets RESOURCE_EXHAUSTED.
+    /// The bytes one stream's large replies (video frames, interop payloads) may hold
+    /// while being made or waiting to be sent; the next waits while the stream is over
+    /// it. A frame, or a resize, that needs more gets RESOURCE_EXHAUSTED.
     #[arg(long, env = "GRPC_SHOWCASE_STREAM_MEMORY", default_value_t = defaults().stream_memory)]
     pub stream_memory: usize,
 
-    /// The bytes every video stream's frames together may hold; frames wait while the
-    /// server is over it.
+    /// The bytes every stream's large replies together may hold (one caller's at most
+    /// half); replies wait while the server is over it.
     #[arg(long, env = "GRPC_SHOWCASE_MEMORY_BUDGET", default_value_t = defaults().memory_budget)]
     pub memory_budget: usize,
 

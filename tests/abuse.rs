@@ -22,6 +22,9 @@ use grpc_showcase::{
             PredictionRequest, fraud_detection_service_client::FraudDetectionServiceClient,
         },
         helloworld::{HelloRequest, greeter_client::GreeterClient},
+        interop::{
+            ResponseParameters, StreamingOutputCallRequest, test_service_client::TestServiceClient,
+        },
         video::Encoding,
     },
     server::Settings,
@@ -365,4 +368,92 @@ async fn a_call_without_its_message_ends_after_the_first_message_timeout() {
                 .is_none(),
         "a bidirectional stream waiting for its first message is not ended"
     );
+}
+
+/// 40 StreamingOutputCall streams of one connection each ask, in a request of a few
+/// hundred bytes, for 100 replies of 4 MB, and never read. Without the budget each
+/// stream would hold two replies (320 MB in all); with it the server's growth stays
+/// under its memory budget, and another caller's stream still gets its reply.
+#[tokio::test]
+async fn interop_payloads_never_read_hold_no_more_than_the_memory_budget() {
+    let budget = 64 * MIB;
+    let server = Running::start_with(
+        tempfile::tempdir().unwrap(),
+        &[
+            "--stream-memory",
+            &(8 * MIB).to_string(),
+            "--memory-budget",
+            &budget.to_string(),
+        ],
+    );
+    another_caller_is_served(&server.url(), None).await;
+    let before = rss(server.pid());
+    let attacker = Endpoint::from_shared(server.url())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let big = |count| StreamingOutputCallRequest {
+        response_parameters: vec![
+            ResponseParameters {
+                size: 4_000_000,
+                ..ResponseParameters::default()
+            };
+            count
+        ],
+        ..StreamingOutputCallRequest::default()
+    };
+    let mut held = Vec::new();
+    for _ in 0..40 {
+        let replies = TestServiceClient::new(attacker.clone())
+            .streaming_output_call(big(100))
+            .await
+            .expect("the stream starts");
+        held.push(replies); // never read
+    }
+    let mut peak = 0;
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        peak = peak.max(rss(server.pid()));
+    }
+    let growth = peak.saturating_sub(before);
+    eprintln!(
+        "RSS {} MiB before, {} MiB at the peak: {} MiB of growth (budget {} MiB)",
+        before / MIB,
+        peak / MIB,
+        growth / MIB,
+        budget / MIB
+    );
+    assert!(growth < budget, "grew {} MiB", growth / MIB);
+    let mut replies = TestServiceClient::new(from_other_host(&server.url()).await)
+        .streaming_output_call(big(1))
+        .await
+        .unwrap()
+        .into_inner();
+    let reply = tokio::time::timeout(Duration::from_secs(10), replies.message())
+        .await
+        .expect("another caller's reply comes while the attack holds its budget")
+        .unwrap()
+        .unwrap();
+    assert_eq!(reply.payload.unwrap().body.len(), 4_000_000);
+    drop(held);
+}
+
+/// HalfDuplexCall answers after the half-close, so it keeps what the requests ask for
+/// until then: at most 100,000 reply descriptions, then RESOURCE_EXHAUSTED.
+#[tokio::test]
+async fn half_duplex_holds_a_bounded_number_of_replies() {
+    let server = TestServer::start().await;
+    let request = StreamingOutputCallRequest {
+        response_parameters: vec![ResponseParameters::default(); 60_000],
+        ..StreamingOutputCallRequest::default()
+    };
+    let mut replies = TestServiceClient::new(server.channel().await)
+        .half_duplex_call(tokio_stream::iter(vec![request.clone(), request]))
+        .await
+        .expect("the stream starts")
+        .into_inner();
+    let status = replies.message().await.expect_err("refused");
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    assert!(status.message().contains("100000"), "{status:?}");
 }

@@ -76,6 +76,9 @@ pub(super) fn routes(
     host: &str,
 ) -> Result<(Routes, Vec<String>), ServeError> {
     let limit = settings.max_message_size;
+    // One budget for the replies of every service that makes large ones from small
+    // requests (video frames, interop payloads).
+    let memory = MemoryBudget::new(settings.stream_memory, settings.memory_budget);
     let echo = EchoServer::new(EchoService::new(streams.clone()))
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);
@@ -104,7 +107,7 @@ pub(super) fn routes(
     let video = VideoProcessingServer::new(VideoService::new(
         settings.frame_limits,
         streams.clone(),
-        MemoryBudget::new(settings.stream_memory, settings.memory_budget),
+        memory.clone(),
     ))
     .max_decoding_message_size(video_limit)
     .max_encoding_message_size(video_limit);
@@ -139,6 +142,7 @@ pub(super) fn routes(
                 .unwrap_or_else(|| host.to_owned()),
             host.to_owned(),
             streams.clone(),
+            memory.clone(),
         ))
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit)

@@ -143,10 +143,11 @@ pub struct Settings {
     /// How long a unary or server-streaming call may wait for its one request message
     /// before it ends with DEADLINE_EXCEEDED.
     pub first_message_timeout: Duration,
-    /// The bytes one video stream's frames may hold while being processed or waiting
-    /// to be sent (see [`crate::domain::budget`]).
+    /// The bytes one stream's large replies (video frames, interop payloads) may hold
+    /// while being made or waiting to be sent (see [`crate::domain::budget`]).
     pub stream_memory: usize,
-    /// The bytes every video stream's frames together may hold.
+    /// The bytes every stream's large replies together may hold; one caller's at most
+    /// half.
     pub memory_budget: usize,
     /// How often the server pings an idle HTTP/2 connection to check that the client is
     /// still there; `None` never pings.

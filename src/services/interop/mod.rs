@@ -3,10 +3,20 @@
 //! interop client of any gRPC implementation can test this server. The handlers are
 //! here; [`wire::InteropWire`] does what they cannot see or choose on the wire (each
 //! message's compressed flag, the echoed metadata).
+//!
+//! A request of a few bytes may ask for replies of up to 4 MB each: the streaming
+//! methods reserve each reply's payload from the server's memory budget (the caller's
+//! half and the server's, [`crate::domain::budget`]) before making it, and keep it until
+//! the reply has left, so a client that asks and never reads holds a bounded amount.
+//! HalfDuplexCall keeps at most [`MAX_HELD_PARAMETERS`] reply descriptions until the
+//! half-close, not the requests themselves.
 
 pub mod wire;
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::{
+    sync::Arc,
+    time::{SystemTime, UNIX_EPOCH},
+};
 
 use tonic::{Code, Request, Response, Status, Streaming, metadata::MetadataValue};
 use wire::MessageFlags;
@@ -14,6 +24,7 @@ use wire::MessageFlags;
 use super::ResponseStream;
 use crate::{
     domain::{
+        budget::{self, MemoryBudget, Reservation, StreamBudget},
         interop::{self, InvalidParameter},
         streams::ActiveStreams,
     },
@@ -34,16 +45,33 @@ pub struct InteropService {
     hostname: String,
     /// Counts the streams this service is working on.
     streams: ActiveStreams,
+    /// The memory the streams' replies may hold until sent.
+    budget: MemoryBudget,
 }
 
+/// The most response parameters HalfDuplexCall holds until the client half-closes.
+pub const MAX_HELD_PARAMETERS: usize = 100_000;
+
 impl InteropService {
-    /// The service of the server instance `instance` on the machine `hostname`.
-    pub fn new(instance: String, hostname: String, streams: ActiveStreams) -> Self {
+    /// The service of the server instance `instance` on the machine `hostname`, whose
+    /// streaming replies are held within `budget`.
+    pub fn new(
+        instance: String,
+        hostname: String,
+        streams: ActiveStreams,
+        budget: MemoryBudget,
+    ) -> Self {
         Self {
             instance,
             hostname,
             streams,
+            budget,
         }
+    }
+
+    /// The budget of a new stream of `request`'s caller.
+    fn stream_budget<T>(&self, request: &Request<T>) -> Arc<StreamBudget> {
+        Arc::new(self.budget.stream(&super::caller_name(request)))
     }
 }
 
@@ -111,17 +139,25 @@ fn check_streaming(request: &StreamingOutputCallRequest) -> Result<(), Status> {
 }
 
 /// One response as `parameters` asks: after its interval, compressed if it asks
-/// (through `flags`).
+/// (through `flags`), with its payload reserved from `budget` (waiting while it is full).
 async fn one_response(
     parameters: &ResponseParameters,
     flags: &MessageFlags,
-) -> Result<StreamingOutputCallResponse, Status> {
+    budget: &StreamBudget,
+) -> Result<(StreamingOutputCallResponse, Reservation), Status> {
     tokio::time::sleep(interop::interval(parameters.interval_us).map_err(invalid)?).await;
+    // A negative size is refused by `payload` below; reserve nothing for it.
+    let bytes = usize::try_from(parameters.size).unwrap_or(0);
+    let reservation = budget
+        .reserve(bytes.min(interop::MAX_PAYLOAD))
+        .await
+        .map_err(|err| Status::resource_exhausted(format!("a reply {err} (--stream-memory)")))?;
     let payload = payload("response_parameters.size", parameters.size)?;
     flags.send_next(parameters.compressed.as_ref().is_some_and(|c| c.value));
-    Ok(StreamingOutputCallResponse {
+    let response = StreamingOutputCallResponse {
         payload: Some(payload),
-    })
+    };
+    Ok((response, reservation))
 }
 
 #[tonic::async_trait]
@@ -186,16 +222,17 @@ impl TestService for InteropService {
         request: Request<StreamingOutputCallRequest>,
     ) -> Result<Response<Self::StreamingOutputCallStream>, Status> {
         let flags = flags(&request);
+        let budget = self.stream_budget(&request);
         let request = request.into_inner();
         check_streaming(&request)?;
         let guard = self.streams.open();
         let responses = async_stream::try_stream! {
             let _guard = guard;
             for parameters in &request.response_parameters {
-                yield one_response(parameters, &flags).await?;
+                yield one_response(parameters, &flags, &budget).await?;
             }
         };
-        Ok(Response::new(Box::pin(responses)))
+        Ok(Response::new(Box::pin(budget::held_until_sent(responses))))
     }
 
     async fn streaming_input_call(
@@ -205,17 +242,19 @@ impl TestService for InteropService {
         let flags = flags(&request);
         let _guard = self.streams.open();
         let mut requests = request.into_inner();
-        let mut sizes = Vec::new();
+        // A running total, not a list: any number of messages takes no more memory.
+        let mut total = 0u64;
         while let Some(message) = requests.message().await? {
             check_compressed(
                 "expect_compressed",
                 message.expect_compressed.as_ref(),
                 flags.next_received(),
             )?;
-            sizes.push(message.payload.map_or(0, |p| p.body.len()));
+            total += message.payload.map_or(0, |p| p.body.len()) as u64;
         }
+        let total = usize::try_from(total).unwrap_or(usize::MAX);
         Ok(Response::new(StreamingInputCallResponse {
-            aggregated_payload_size: interop::aggregate(sizes).map_err(invalid)?,
+            aggregated_payload_size: interop::aggregate([total]).map_err(invalid)?,
         }))
     }
 
@@ -226,6 +265,7 @@ impl TestService for InteropService {
         request: Request<Streaming<StreamingOutputCallRequest>>,
     ) -> Result<Response<Self::FullDuplexCallStream>, Status> {
         let flags = flags(&request);
+        let budget = self.stream_budget(&request);
         let mut requests = request.into_inner();
         let guard = self.streams.open();
         let responses = async_stream::try_stream! {
@@ -233,11 +273,11 @@ impl TestService for InteropService {
             while let Some(request) = requests.message().await? {
                 check_streaming(&request)?;
                 for parameters in &request.response_parameters {
-                    yield one_response(parameters, &flags).await?;
+                    yield one_response(parameters, &flags, &budget).await?;
                 }
             }
         };
-        Ok(Response::new(Box::pin(responses)))
+        Ok(Response::new(Box::pin(budget::held_until_sent(responses))))
     }
 
     type HalfDuplexCallStream = ResponseStream<StreamingOutputCallResponse>;
@@ -247,22 +287,35 @@ impl TestService for InteropService {
         request: Request<Streaming<StreamingOutputCallRequest>>,
     ) -> Result<Response<Self::HalfDuplexCallStream>, Status> {
         let flags = flags(&request);
+        let budget = self.stream_budget(&request);
         let mut requests = request.into_inner();
         let guard = self.streams.open();
         let responses = async_stream::try_stream! {
             let _guard = guard;
+            // What each request asks of the replies, without its payload.
             let mut all = Vec::new();
+            let mut held = 0;
             while let Some(request) = requests.message().await? {
-                all.push(request);
+                held += request.response_parameters.len();
+                if held > MAX_HELD_PARAMETERS {
+                    Err(Status::resource_exhausted(format!(
+                        "HalfDuplexCall holds at most {MAX_HELD_PARAMETERS} response parameters \
+                         until the client half-closes"
+                    )))?;
+                }
+                all.push(StreamingOutputCallRequest {
+                    payload: None,
+                    ..request
+                });
             }
             for request in &all {
                 check_streaming(request)?;
                 for parameters in &request.response_parameters {
-                    yield one_response(parameters, &flags).await?;
+                    yield one_response(parameters, &flags, &budget).await?;
                 }
             }
         };
-        Ok(Response::new(Box::pin(responses)))
+        Ok(Response::new(Box::pin(budget::held_until_sent(responses))))
     }
 
     async fn unimplemented_call(

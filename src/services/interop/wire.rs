@@ -256,6 +256,19 @@ impl HttpBody for Recompressor {
                     return Poll::Ready(Some(Ok(Frame::trailers(trailers))));
                 }
             };
+            // The usual chunk from tonic, one whole message, goes through without a
+            // copy unless it is to be compressed: a 4 MB payload is not held twice.
+            if this.pending.is_empty() && is_one_message(&frame) {
+                let compress = lock(this.to_send).pop_front().unwrap_or(false) && *this.gzip;
+                if !compress || frame[0] & 1 == 1 {
+                    return Poll::Ready(Some(Ok(Frame::data(frame))));
+                }
+                let mut out = BytesMut::new();
+                if let Err(status) = write_message(&mut out, BytesMut::from(frame), true) {
+                    return Poll::Ready(Some(Err(status)));
+                }
+                return Poll::Ready(Some(Ok(Frame::data(out.freeze()))));
+            }
             this.pending.extend_from_slice(&frame);
             let mut out = BytesMut::new();
             while let Some(message) = whole_message(this.pending) {
@@ -273,6 +286,14 @@ impl HttpBody for Recompressor {
     fn is_end_stream(&self) -> bool {
         self.inner.is_end_stream()
     }
+}
+
+/// Whether `chunk` is exactly one whole message, prefix and payload.
+fn is_one_message(chunk: &[u8]) -> bool {
+    chunk.get(..PREFIX_LEN).is_some_and(|header| {
+        let len = u32::from_be_bytes([header[1], header[2], header[3], header[4]]) as usize;
+        chunk.len() == PREFIX_LEN + len
+    })
 }
 
 /// The next whole message of `pending` (its prefix and payload), taken out of it.
