@@ -104,6 +104,47 @@ fn rss(pid: u32) -> u64 {
 
 const MIB: u64 = 1024 * 1024;
 
+/// The server binary with `stream` and `total` bytes of memory budget, warmed up (the
+/// runtime's threads, the models), and its RSS then.
+async fn budgeted_server(stream: u64, total: u64) -> (Running, u64) {
+    let server = Running::start_with(
+        tempfile::tempdir().unwrap(),
+        &[
+            "--stream-memory",
+            &stream.to_string(),
+            "--memory-budget",
+            &total.to_string(),
+        ],
+    );
+    another_caller_is_served(&server.url(), None).await;
+    let before = rss(server.pid());
+    (server, before)
+}
+
+/// The server's largest RSS over `samples` x 100 ms, less `before`, checked to be under
+/// `budget`.
+async fn assert_growth_under(server: &Running, before: u64, budget: u64, samples: usize) {
+    let mut peak = 0;
+    for _ in 0..samples {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        peak = peak.max(rss(server.pid()));
+    }
+    let growth = peak.saturating_sub(before);
+    eprintln!(
+        "RSS {} MiB before, {} MiB at the peak: {} MiB of growth (budget {} MiB)",
+        before / MIB,
+        peak / MIB,
+        growth / MIB,
+        budget / MIB
+    );
+    assert!(
+        growth < budget,
+        "grew {} MiB, over the {} MiB budget",
+        growth / MIB,
+        budget / MIB
+    );
+}
+
 /// 32 streams of one connection ask for 4K raw output (24.9 MB a frame) from 2 x 2
 /// frames (12 bytes), 40 frames each, and never read a reply. Before the budgets this
 /// took the server from 123 MB to 2.2 GB. Now its growth stays under the memory
@@ -112,19 +153,7 @@ const MIB: u64 = 1024 * 1024;
 #[tokio::test]
 async fn frames_never_read_hold_no_more_than_the_memory_budget() {
     let budget = 256 * MIB;
-    let server = Running::start_with(
-        tempfile::tempdir().unwrap(),
-        &[
-            "--stream-memory",
-            &(64 * MIB).to_string(),
-            "--memory-budget",
-            &budget.to_string(),
-        ],
-    );
-    // Warm up what every call allocates once (the runtime's threads, the models).
-    another_caller_is_served(&server.url(), None).await;
-    let before = rss(server.pid());
-
+    let (server, before) = budgeted_server(64 * MIB, budget).await;
     let attacker = Endpoint::from_shared(server.url())
         .unwrap()
         .connect()
@@ -144,25 +173,7 @@ async fn frames_never_read_hold_no_more_than_the_memory_budget() {
             .expect("the stream starts");
         held.push(replies); // never read
     }
-    let mut peak = 0;
-    for _ in 0..40 {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        peak = peak.max(rss(server.pid()));
-    }
-    let growth = peak.saturating_sub(before);
-    eprintln!(
-        "RSS {} MiB before, {} MiB at the peak: {} MiB of growth (budget {} MiB)",
-        before / MIB,
-        peak / MIB,
-        growth / MIB,
-        budget / MIB
-    );
-    assert!(
-        growth < budget,
-        "grew {} MiB, over the {} MiB budget",
-        growth / MIB,
-        budget / MIB
-    );
+    assert_growth_under(&server, before, budget, 80).await;
 
     // Meanwhile, another caller is served, video included.
     another_caller_is_served(&server.url(), None).await;
@@ -377,17 +388,7 @@ async fn a_call_without_its_message_ends_after_the_first_message_timeout() {
 #[tokio::test]
 async fn interop_payloads_never_read_hold_no_more_than_the_memory_budget() {
     let budget = 64 * MIB;
-    let server = Running::start_with(
-        tempfile::tempdir().unwrap(),
-        &[
-            "--stream-memory",
-            &(8 * MIB).to_string(),
-            "--memory-budget",
-            &budget.to_string(),
-        ],
-    );
-    another_caller_is_served(&server.url(), None).await;
-    let before = rss(server.pid());
+    let (server, before) = budgeted_server(8 * MIB, budget).await;
     let attacker = Endpoint::from_shared(server.url())
         .unwrap()
         .connect()
@@ -411,20 +412,7 @@ async fn interop_payloads_never_read_hold_no_more_than_the_memory_budget() {
             .expect("the stream starts");
         held.push(replies); // never read
     }
-    let mut peak = 0;
-    for _ in 0..20 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        peak = peak.max(rss(server.pid()));
-    }
-    let growth = peak.saturating_sub(before);
-    eprintln!(
-        "RSS {} MiB before, {} MiB at the peak: {} MiB of growth (budget {} MiB)",
-        before / MIB,
-        peak / MIB,
-        growth / MIB,
-        budget / MIB
-    );
-    assert!(growth < budget, "grew {} MiB", growth / MIB);
+    assert_growth_under(&server, before, budget, 20).await;
     let mut replies = TestServiceClient::new(from_other_host(&server.url()).await)
         .streaming_output_call(big(1))
         .await
