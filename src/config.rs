@@ -195,7 +195,8 @@ pub struct Config {
     pub max_calls_per_caller: usize,
 
     /// How long a unary or server-streaming call may wait for its request message (sent
-    /// with the call by every client) before it ends with DEADLINE_EXCEEDED.
+    /// with the call by every client) before it ends with DEADLINE_EXCEEDED; 0 turns the
+    /// limit off.
     #[arg(long, env = "GRPC_SHOWCASE_FIRST_MESSAGE_TIMEOUT", default_value_t = flag(defaults().first_message_timeout))]
     pub first_message_timeout: humantime::Duration,
 
@@ -311,7 +312,7 @@ impl Config {
             max_concurrent_streams: self.max_concurrent_streams,
             max_concurrent_requests: self.max_concurrent_requests,
             max_calls_per_caller: self.max_calls_per_caller,
-            first_message_timeout: *self.first_message_timeout,
+            first_message_timeout: nonzero(self.first_message_timeout).unwrap_or(Duration::MAX),
             stream_memory: self.stream_memory,
             memory_budget: self.memory_budget,
             http2_keepalive_interval: nonzero(self.http2_keepalive_interval),

@@ -141,7 +141,7 @@ pub struct Settings {
     /// [`crate::server::layers::quota`]).
     pub max_calls_per_caller: usize,
     /// How long a unary or server-streaming call may wait for its one request message
-    /// before it ends with DEADLINE_EXCEEDED.
+    /// before it ends with DEADLINE_EXCEEDED; `Duration::MAX`: no limit.
     pub first_message_timeout: Duration,
     /// The bytes one stream's large replies (video frames, interop payloads) may hold
     /// while being made or waiting to be sent (see [`crate::domain::budget`]).
