@@ -1,5 +1,6 @@
-//! The in-process cost of one frame, without gRPC: each filter, and JPEG decoding and
-//! encoding, at 640 x 480 and 1280 x 720.
+//! The in-process cost of one frame, without gRPC: each filter, and JPEG decoding (to
+//! RGB, and to the luma plane alone for the gray filters) and encoding, at 640 x 480
+//! and 1280 x 720.
 //!
 //! `cargo bench --bench video`. The picture is a real photo (tests/fixtures/rocket.jpg,
 //! scaled up bilinearly). Numbers are in BENCHMARKS.md.
@@ -41,6 +42,18 @@ fn filters(c: &mut Criterion) {
                     data: jpeg.clone(),
                 };
                 video::decode(black_box(frame), &Limits::default()).expect("decodes")
+            })
+        });
+        group.bench_function(format!("jpeg_decode_luma/{size}"), |b| {
+            b.iter(|| {
+                let frame = Frame {
+                    width,
+                    height,
+                    encoding: Encoding::Jpeg,
+                    data: jpeg.clone(),
+                };
+                let gray = video::Filter::Sobel;
+                video::decode_for(black_box(frame), &Limits::default(), &gray).expect("decodes")
             })
         });
         group.bench_function(format!("jpeg_encode_q85/{size}"), |b| {

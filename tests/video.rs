@@ -9,7 +9,7 @@ mod common;
 use std::collections::HashMap;
 
 use common::{TestServer, video::*};
-use grpc_showcase::domain::video::{Filter, Processor, kernels};
+use grpc_showcase::domain::video::{self, Filter, Processor, kernels};
 use grpc_showcase::proto::video::{Encoding, ListFiltersRequest, process_frames_request::Message};
 use image::{DynamicImage, GrayImage, RgbImage};
 
@@ -49,15 +49,27 @@ async fn list_filters_gives_every_filter_with_ranges_and_defaults() {
 /// Each filter, applied by the server to a real photo sent as JPEG, gives exactly what
 /// the video kernels give when called directly on the same picture (the kernels' own
 /// tests compare them with straightforward references), and resize what the processor
-/// gives in process.
+/// gives in process. The filters that work in gray start from the JPEG's own luma plane
+/// (`decode_for`), the others from its decoded colours.
 #[tokio::test]
 async fn every_filter_matches_the_kernels_called_directly() {
     let server = TestServer::start().await;
     let mut client = client(server.channel().await);
     let photo = image::load_from_memory(ROCKET_JPEG).unwrap();
     let rgb = photo.to_rgb8();
-    let mut gray = vec![0; 160 * 120];
-    kernels::luma(rgb.as_raw(), &mut gray);
+    let gray = video::decode_for(
+        video::Frame {
+            width: 0,
+            height: 0,
+            encoding: video::Encoding::Jpeg,
+            data: ROCKET_JPEG.to_vec(),
+        },
+        &video::Limits::default(),
+        &Filter::Sobel,
+    )
+    .unwrap();
+    assert_eq!(gray.color(), image::ColorType::L8, "the luma plane alone");
+    let gray = gray.into_luma8().into_raw();
     let luma =
         |pixels: Vec<u8>| DynamicImage::ImageLuma8(GrayImage::from_raw(160, 120, pixels).unwrap());
     let resize = Filter::Resize {

@@ -187,7 +187,7 @@ impl Job {
     ) -> Result<ProcessFramesResponse, Status> {
         let started = Instant::now();
         let input = frame.encoding;
-        let picture = video::decode(frame, &self.limits)
+        let picture = video::decode_for(frame, &self.limits, &self.filter)
             .map_err(|err| frame_status(sequence_number, &err))?;
         let processed = match &self.sequential {
             Some(processor) => processor

@@ -57,7 +57,7 @@ const fn param(
 pub static FILTERS: [FilterSpec; 7] = [
     FilterSpec {
         name: "grayscale",
-        description: "luma (ITU-R BT.709 weights: 0.2126 R + 0.7152 G + 0.0722 B)",
+        description: "luma (ITU-R BT.709 weights: 0.2126 R + 0.7152 G + 0.0722 B; for a JPEG frame, the file's own luma plane, BT.601)",
         params: &[],
         build: |_| Ok(Filter::Grayscale),
     },
@@ -252,6 +252,16 @@ impl Filter {
     /// works on each frame alone, so frames may be processed in parallel.
     pub fn is_sequential(&self) -> bool {
         matches!(self, Filter::Motion { .. })
+    }
+
+    /// True when the filter starts by taking the picture's gray (grayscale, edges,
+    /// sobel, motion): a JPEG frame's luma plane is all it needs
+    /// ([`super::decode_for`]).
+    pub fn works_in_gray(&self) -> bool {
+        matches!(
+            self,
+            Filter::Grayscale | Filter::Canny { .. } | Filter::Sobel | Filter::Motion { .. }
+        )
     }
 
     /// Checks that the filter's output fits `limits` (a resize may ask for more pixels

@@ -12,10 +12,11 @@
 
 pub mod filter;
 pub mod frame;
+mod jpeg;
 pub mod kernels;
 pub mod memory;
 pub mod processor;
 
 pub use filter::{FILTERS, Filter, FilterError, FilterSpec, ParamSpec, parse_filter};
-pub use frame::{Encoding, Frame, FrameError, Limits, decode, encode, output_encoding};
+pub use frame::{Encoding, Frame, FrameError, Limits, decode, decode_for, encode, output_encoding};
 pub use processor::Processor;
