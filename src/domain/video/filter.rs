@@ -113,7 +113,7 @@ pub static FILTERS: [FilterSpec; 7] = [
     },
     FilterSpec {
         name: "resize",
-        description: "resize to exactly width x height (bilinear convolution)",
+        description: "resize to exactly width x height (bilinear interpolation, as OpenCV's INTER_LINEAR)",
         params: &[
             param("width", 1.0, 7680.0, 320.0, "output width, pixels"),
             param("height", 1.0, 4320.0, 240.0, "output height, pixels"),
