@@ -33,27 +33,20 @@ fn filters(c: &mut Criterion) {
             });
         }
         let jpeg = video::encode(&picture, Encoding::Jpeg, 85).expect("encodes");
+        let frame = || Frame {
+            width,
+            height,
+            encoding: Encoding::Jpeg,
+            data: jpeg.clone(),
+        };
         group.bench_function(format!("jpeg_decode/{size}"), |b| {
-            b.iter(|| {
-                let frame = Frame {
-                    width,
-                    height,
-                    encoding: Encoding::Jpeg,
-                    data: jpeg.clone(),
-                };
-                video::decode(black_box(frame), &Limits::default()).expect("decodes")
-            })
+            b.iter(|| video::decode(black_box(frame()), &Limits::default()).expect("decodes"))
         });
+        // What the gray filters decode: the luma plane alone.
         group.bench_function(format!("jpeg_decode_luma/{size}"), |b| {
+            let gray = video::Filter::Sobel;
             b.iter(|| {
-                let frame = Frame {
-                    width,
-                    height,
-                    encoding: Encoding::Jpeg,
-                    data: jpeg.clone(),
-                };
-                let gray = video::Filter::Sobel;
-                video::decode_for(black_box(frame), &Limits::default(), &gray).expect("decodes")
+                video::decode_for(black_box(frame()), &Limits::default(), &gray).expect("decodes")
             })
         });
         group.bench_function(format!("jpeg_encode_q85/{size}"), |b| {
