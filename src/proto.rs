@@ -18,6 +18,10 @@ pub mod model {
     tonic::include_proto!("model");
 }
 
+pub mod inference {
+    tonic::include_proto!("inference");
+}
+
 /// `proto/fraud_detection.proto`: fraud scoring of card transactions.
 pub mod fraud_detection {
     tonic::include_proto!("fraud_detection");

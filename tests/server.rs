@@ -22,7 +22,7 @@ use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus as Pb, health_client::HealthClient,
 };
 
-const SERVICES: [&str; 12] = [
+const SERVICES: [&str; 13] = [
     "calculator.Calculator",
     "feedback.FeedbackService",
     "fraud_detection.FraudDetectionService",
@@ -33,6 +33,7 @@ const SERVICES: [&str; 12] = [
     "grpc.testing.TestService",
     "grpc.testing.UnimplementedService",
     "helloworld.Greeter",
+    "inference.GRPCInferenceService",
     "model.ModelInference",
     "video.VideoProcessing",
 ];

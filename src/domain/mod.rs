@@ -9,6 +9,7 @@ pub mod feedback;
 pub mod fraud;
 pub mod greeter;
 pub mod health;
+pub mod inference;
 pub mod interop;
 pub mod models;
 pub mod quote;

@@ -22,6 +22,7 @@ use crate::{
         feedback::feedback_service_server::FeedbackServiceServer,
         fraud_detection::fraud_detection_service_server::FraudDetectionServiceServer,
         helloworld::greeter_server::GreeterServer,
+        inference::grpc_inference_service_server::GrpcInferenceServiceServer,
         interop::{
             test_service_server::TestServiceServer,
             unimplemented_service_server::UnimplementedServiceServer,
@@ -36,6 +37,7 @@ use crate::{
         fraud_detection::FraudService,
         greeter::GreeterService,
         health::HealthService,
+        inference::InferenceService,
         interop::{InteropService, Unimplemented, wire::InteropWire},
         model::ModelService,
         video::VideoService,
@@ -92,6 +94,9 @@ pub(super) fn routes(
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);
     let model = ModelInferenceServer::new(ModelService::new(Arc::clone(models), streams.clone()))
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit);
+    let inference = GrpcInferenceServiceServer::new(InferenceService::new(Arc::clone(models)))
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);
     let fraud = FraudDetectionServiceServer::new(FraudService::new(
@@ -153,11 +158,12 @@ pub(super) fn routes(
     let instance = settings.instance_name.as_deref();
     let echo = EchoMetadata::new(with_compression!(echo), instance, host)
         .map_err(|err| ServeError::Setting(format!("--instance-name {instance:?}: {err}")))?;
-    let (greeter, calculator, model, fraud) = (
+    let (greeter, calculator, model, fraud, inference) = (
         with_compression!(greeter),
         with_compression!(calculator),
         with_compression!(model),
         with_compression!(fraud),
+        with_compression!(inference),
     );
     let (feedback, video, health_service) = (
         with_compression!(feedback),
@@ -176,6 +182,7 @@ pub(super) fn routes(
         name_of(&unimplemented),
         name_of(&calculator),
         name_of(&model),
+        name_of(&inference),
         name_of(&fraud),
         name_of(&feedback),
         name_of(&video),
@@ -190,6 +197,7 @@ pub(super) fn routes(
         .add_service(unimplemented)
         .add_service(calculator)
         .add_service(model)
+        .add_service(inference)
         .add_service(fraud)
         .add_service(feedback)
         .add_service(video)

@@ -8,6 +8,7 @@ pub mod feedback;
 pub mod fraud_detection;
 pub mod greeter;
 pub mod health;
+pub mod inference;
 pub mod interop;
 pub mod model;
 pub mod video;

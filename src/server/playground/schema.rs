@@ -231,11 +231,25 @@ impl Types {
 fn example(method: &MethodDescriptor, curated: Option<&Json>) -> Result<String, String> {
     let input = method.input();
     let mut message = full_message(&input, 0);
-    if let Some(curated) = curated {
+    if let Some(json) = curated {
         let curated =
-            DynamicMessage::deserialize(input.clone(), curated).map_err(|err| err.to_string())?;
+            DynamicMessage::deserialize(input.clone(), json).map_err(|err| err.to_string())?;
         for (field, value) in curated.fields() {
             message.set_field(&field, value.clone());
+        }
+        // A field the example names with its default (an empty list: no raw inputs)
+        // keeps that default rather than the generated value.
+        for key in json
+            .as_object()
+            .into_iter()
+            .flat_map(|object| object.keys())
+        {
+            if let Some(field) = input
+                .get_field_by_name(key)
+                .or_else(|| input.get_field_by_json_name(key))
+            {
+                message.set_field(&field, curated.get_field(&field).into_owned());
+            }
         }
     }
     let options = SerializeOptions::new().skip_default_fields(false);
