@@ -1,0 +1,76 @@
+"""NVIDIA's own Open Inference Protocol client against this server, unchanged.
+
+tritonclient.grpc (PyPI `tritonclient[grpc]`) checks: live and ready, model readiness and
+metadata, inference on iris and digits with its default raw tensors against the
+committed onnxruntime references (to 1e-5), a requested output, and the error for an
+unknown model. Prints one line per check; exits 1 at the first failure.
+
+    python3 tests/tritonclient/check.py --url 127.0.0.1:50051 --models models
+"""
+
+import argparse
+import json
+import pathlib
+import sys
+
+import numpy as np
+import tritonclient.grpc as grpcclient
+from tritonclient.utils import InferenceServerException
+
+
+def check(what, condition, detail=""):
+    if not condition:
+        print(f"FAILED: {what} {detail}")
+        sys.exit(1)
+    print(f"ok: {what}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", required=True, help="HOST:PORT of the server")
+    parser.add_argument("--models", required=True, help="the models directory")
+    args = parser.parse_args()
+    client = grpcclient.InferenceServerClient(url=args.url)
+
+    check("the server is live", client.is_server_live())
+    check("the server is ready", client.is_server_ready())
+    check("iris is ready", client.is_model_ready("iris"))
+    check("version 1 of iris is ready", client.is_model_ready("iris", "1"))
+    metadata = client.get_model_metadata("iris", as_json=True)
+    check(
+        "iris's metadata names its tensors",
+        metadata["inputs"][0]["name"] == "input"
+        and metadata["inputs"][0]["datatype"] == "FP32"
+        and metadata["inputs"][0]["shape"] == ["-1", "4"]
+        and metadata["outputs"][0]["name"] == "probabilities",
+        json.dumps(metadata),
+    )
+    server = client.get_server_metadata(as_json=True)
+    check("the server's metadata has its name", server["name"] == "grpc-showcase", json.dumps(server))
+
+    for model in ["iris", "digits"]:
+        reference = json.loads((pathlib.Path(args.models) / model / "reference.json").read_text())
+        rows = np.array(reference["inputs"], dtype=np.float32)
+        expected = np.array(reference["outputs"], dtype=np.float64)
+        output = client.get_model_metadata(model, as_json=True)["outputs"][0]["name"]
+        tensor = grpcclient.InferInput("input", list(rows.shape), "FP32")
+        tensor.set_data_from_numpy(rows)
+        wanted = [grpcclient.InferRequestedOutput(output)]
+        result = client.infer(model, [tensor], outputs=wanted, request_id="triton-1")
+        got = result.as_numpy(output)
+        check(
+            f"{model}: {len(rows)} rows match the onnxruntime reference to 1e-5",
+            got is not None and got.shape == expected.shape and np.max(np.abs(got - expected)) <= 1e-5,
+            f"shape {None if got is None else got.shape}",
+        )
+        check(f"{model}: the request id comes back", result.get_response().id == "triton-1")
+
+    try:
+        client.infer("tulip", [tensor])
+        check("an unknown model is refused", False)
+    except InferenceServerException as err:
+        check("an unknown model is refused with NOT_FOUND", "NOT_FOUND" in str(err.status()), str(err))
+
+
+if __name__ == "__main__":
+    main()
