@@ -10,11 +10,13 @@ use std::{fs, path::Path};
 use common::TestServer;
 use grpc_showcase::proto::inference::{
     InferTensorContents, ModelInferRequest, ModelMetadataRequest, ModelReadyRequest,
-    ServerLiveRequest, ServerMetadataRequest, ServerReadyRequest,
+    ModelStatisticsRequest, RepositoryIndexRequest, ServerLiveRequest, ServerMetadataRequest,
+    ServerReadyRequest,
     grpc_inference_service_client::GrpcInferenceServiceClient,
     model_infer_request::{InferInputTensor, InferRequestedOutputTensor},
 };
 use serde::Deserialize;
+use tokio_stream::StreamExt;
 use tonic::{Code, transport::Channel};
 
 #[derive(Deserialize)]
@@ -292,4 +294,92 @@ async fn every_bad_request_gets_its_status_naming_the_tensor() {
     let big = vec![vec![1.0; 4]; 300_000];
     let status = client.model_infer(typed("iris", &big)).await.unwrap_err();
     assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+}
+
+/// Triton's ModelStreamInfer answers in the order of the requests, a bad one in-band
+/// without ending the stream; ModelStatistics counts what ran; RepositoryIndex lists
+/// every model as READY.
+#[tokio::test]
+async fn streams_statistics_and_the_repository_follow_triton() {
+    let server = TestServer::start().await;
+    let mut client = client(&server).await;
+    let reference = reference("iris");
+    let mut bad = typed("iris", &[vec![1.0, 2.0, 3.0]]);
+    bad.id = "bad".to_owned();
+    let mut second = typed("iris", &reference.inputs[..2]);
+    second.id = "second".to_owned();
+    let requests = vec![typed("iris", &reference.inputs[..1]), bad, second];
+    let replies: Vec<_> = client
+        .model_stream_infer(tokio_stream::iter(requests))
+        .await
+        .unwrap()
+        .into_inner()
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(replies.len(), 3);
+    let first = replies[0].infer_response.as_ref().unwrap();
+    assert_close(
+        &first.outputs[0].contents.as_ref().unwrap().fp32_contents,
+        &reference.outputs[..1],
+        "first",
+    );
+    assert!(replies[1].infer_response.is_none());
+    assert!(
+        replies[1].error_message.contains("shape [1, 3]"),
+        "{:?}",
+        replies[1]
+    );
+    assert_eq!(replies[2].infer_response.as_ref().unwrap().id, "second");
+
+    let stats = client
+        .model_statistics(ModelStatisticsRequest {
+            name: "iris".to_owned(),
+            version: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .model_stats;
+    let iris = &stats[0];
+    assert_eq!((iris.name.as_str(), iris.version.as_str()), ("iris", "1"));
+    assert_eq!(
+        (iris.inference_count, iris.execution_count),
+        (3, 2),
+        "rows, runs"
+    );
+    let counts = iris.inference_stats.as_ref().unwrap();
+    assert_eq!(counts.success.as_ref().unwrap().count, 2);
+    assert_eq!(counts.fail.as_ref().unwrap().count, 1);
+    assert!(counts.compute_infer.as_ref().unwrap().ns > 0);
+    assert!(iris.last_inference > 0);
+    let every = client
+        .model_statistics(ModelStatisticsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .model_stats;
+    assert_eq!(every.len(), 4, "every model");
+
+    let index = client
+        .repository_index(RepositoryIndexRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .models;
+    let names: Vec<_> = index
+        .iter()
+        .map(|m| (m.name.as_str(), m.state.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("diabetes", "READY"),
+            ("digits", "READY"),
+            ("fraud", "READY"),
+            ("iris", "READY")
+        ]
+    );
 }

@@ -1,7 +1,8 @@
 //! NVIDIA's `tritonclient` (PyPI `tritonclient[grpc]`) against this server's Open
 //! Inference Protocol service, unchanged: tests/tritonclient/check.py, which checks
-//! health, metadata, inference on iris and digits against the onnxruntime references,
-//! and an unknown model's error.
+//! health, metadata, inference on iris and digits against the onnxruntime references, a
+//! streaming inference with an in-band error, the repository index, the statistics, and
+//! an unknown model's error.
 //!
 //! Without tritonclient the test says so and passes, unless
 //! `GRPC_SHOWCASE_REQUIRE_TRITONCLIENT` is set, as `.ci/run` sets it.
@@ -55,6 +56,9 @@ async fn tritonclient_works_unchanged() {
         "ok: iris's metadata names its tensors",
         "ok: iris: 45 rows match the onnxruntime reference to 1e-5",
         "ok: digits: the request id comes back",
+        "ok: a stream answers in order, the bad request's error in-band",
+        "ok: the repository index lists every model as READY",
+        "ok: the statistics count iris's runs",
         "ok: an unknown model is refused with NOT_FOUND",
     ] {
         assert!(stdout.contains(check), "missing {check:?} in\n{stdout}");

@@ -8,7 +8,12 @@
 //! field of its datatype) or raw (little-endian bytes, as tritonclient sends by default),
 //! never both. Every error names the tensor and what was expected.
 
-use std::fmt;
+use std::{
+    collections::HashMap,
+    fmt,
+    sync::Mutex,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
 
 use super::models::ModelCard;
 
@@ -242,6 +247,90 @@ pub fn fp32_bytes(values: &[f64]) -> Vec<u8> {
         .iter()
         .flat_map(|&v| (v as f32).to_le_bytes())
         .collect()
+}
+
+/// A count and the time it took in all.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Tally {
+    /// How many.
+    pub count: u64,
+    /// Their total time, nanoseconds.
+    pub ns: u64,
+}
+
+impl Tally {
+    fn add(&mut self, took: Duration) {
+        self.count += 1;
+        self.ns = self
+            .ns
+            .saturating_add(u64::try_from(took.as_nanos()).unwrap_or(u64::MAX));
+    }
+}
+
+/// One model's inferences since the server started.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ModelStatistics {
+    /// When it last ran, milliseconds since the Unix epoch; 0 if never.
+    pub last_inference_ms: u64,
+    /// Rows inferred: a batch of N rows counts N.
+    pub inference_count: u64,
+    /// Model runs: a batch counts 1.
+    pub execution_count: u64,
+    /// Requests that succeeded, and their time from arrival to response.
+    pub success: Tally,
+    /// Requests that failed, and their time.
+    pub fail: Tally,
+    /// Model runs, and the time in the model itself.
+    pub compute_infer: Tally,
+}
+
+/// The [`ModelStatistics`] of every model that has been asked for, by name. Callers
+/// record only models that exist, so the map is as small as the registry.
+#[derive(Debug, Default)]
+pub struct Statistics {
+    models: Mutex<HashMap<String, ModelStatistics>>,
+}
+
+impl Statistics {
+    fn update(&self, model: &str, change: impl FnOnce(&mut ModelStatistics)) {
+        let mut models = self
+            .models
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        change(models.entry(model.to_owned()).or_default());
+    }
+
+    /// A request to `model` of `rows` rows that succeeded after `took`, `compute` of it
+    /// in the model.
+    pub fn success(&self, model: &str, rows: usize, took: Duration, compute: Duration) {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |since| {
+                u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+            });
+        self.update(model, |stats| {
+            stats.last_inference_ms = now;
+            stats.inference_count += rows as u64;
+            stats.execution_count += 1;
+            stats.success.add(took);
+            stats.compute_infer.add(compute);
+        });
+    }
+
+    /// A request to `model` that failed after `took`.
+    pub fn failure(&self, model: &str, took: Duration) {
+        self.update(model, |stats| stats.fail.add(took));
+    }
+
+    /// `model`'s statistics (all zero if it has not been asked for).
+    pub fn of(&self, model: &str) -> ModelStatistics {
+        self.models
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(model)
+            .copied()
+            .unwrap_or_default()
+    }
 }
 
 #[cfg(test)]

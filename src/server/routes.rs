@@ -96,9 +96,10 @@ pub(super) fn routes(
     let model = ModelInferenceServer::new(ModelService::new(Arc::clone(models), streams.clone()))
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);
-    let inference = GrpcInferenceServiceServer::new(InferenceService::new(Arc::clone(models)))
-        .max_decoding_message_size(limit)
-        .max_encoding_message_size(limit);
+    let inference =
+        GrpcInferenceServiceServer::new(InferenceService::new(Arc::clone(models), streams.clone()))
+            .max_decoding_message_size(limit)
+            .max_encoding_message_size(limit);
     let fraud = FraudDetectionServiceServer::new(FraudService::new(
         Arc::clone(models),
         settings.fraud_model.clone(),

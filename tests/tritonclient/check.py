@@ -2,8 +2,10 @@
 
 tritonclient.grpc (PyPI `tritonclient[grpc]`) checks: live and ready, model readiness and
 metadata, inference on iris and digits with its default raw tensors against the
-committed onnxruntime references (to 1e-5), a requested output, and the error for an
-unknown model. Prints one line per check; exits 1 at the first failure.
+committed onnxruntime references (to 1e-5), a requested output, a streaming inference
+(Triton's ModelStreamInfer) with an error in-band, the repository index, the inference
+statistics, and the error for an unknown model. Prints one line per check; exits 1 at
+the first failure.
 
     python3 tests/tritonclient/check.py --url 127.0.0.1:50051 --models models
 """
@@ -11,6 +13,7 @@ unknown model. Prints one line per check; exits 1 at the first failure.
 import argparse
 import json
 import pathlib
+import queue
 import sys
 
 import numpy as np
@@ -64,6 +67,39 @@ def main():
             f"shape {None if got is None else got.shape}",
         )
         check(f"{model}: the request id comes back", result.get_response().id == "triton-1")
+
+    # A stream: two good requests around a bad one; the answers come in order, the
+    # bad one's error in-band.
+    answers = queue.Queue()
+    client.start_stream(callback=lambda result, error: answers.put((result, error)))
+    rows = np.array(json.loads((pathlib.Path(args.models) / "iris" / "reference.json").read_text())["inputs"][:2], dtype=np.float32)
+    for request_id, data in [("s1", rows[:1]), ("s2", rows[:1, :3]), ("s3", rows)]:
+        streamed = grpcclient.InferInput("input", list(data.shape), "FP32")
+        streamed.set_data_from_numpy(data)
+        client.async_stream_infer("iris", [streamed], request_id=request_id)
+    got = [answers.get(timeout=10) for _ in range(3)]
+    client.stop_stream()
+    check(
+        "a stream answers in order, the bad request's error in-band",
+        got[0][1] is None and got[0][0].get_response().id == "s1"
+        and got[1][0] is None and "shape" in str(got[1][1])
+        and got[2][1] is None and got[2][0].as_numpy("probabilities").shape == (2, 3),
+        repr(got),
+    )
+    index = client.get_model_repository_index(as_json=True)
+    check(
+        "the repository index lists every model as READY",
+        sorted((m["name"], m.get("state")) for m in index["models"])
+        == [("diabetes", "READY"), ("digits", "READY"), ("fraud", "READY"), ("iris", "READY")],
+        json.dumps(index),
+    )
+    stats = client.get_inference_statistics("iris", as_json=True)["model_stats"][0]
+    check(
+        "the statistics count iris's runs",
+        int(stats["execution_count"]) == 3 and int(stats["inference_count"]) == 45 + 1 + 2
+        and int(stats["inference_stats"]["fail"]["count"]) == 1,
+        json.dumps(stats),
+    )
 
     try:
         client.infer("tulip", [tensor])

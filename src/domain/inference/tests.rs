@@ -138,3 +138,38 @@ fn versions_and_outputs_are_checked() {
         [1.0f32.to_le_bytes(), (-2.5f32).to_le_bytes()].concat()
     );
 }
+
+#[test]
+fn statistics_count_rows_runs_and_times() {
+    let statistics = Statistics::default();
+    assert_eq!(statistics.of("iris"), ModelStatistics::default());
+    let ms = Duration::from_millis;
+    statistics.success("iris", 3, ms(2), ms(1));
+    statistics.success("iris", 1, ms(4), ms(3));
+    statistics.failure("iris", ms(1));
+    let iris = statistics.of("iris");
+    assert_eq!((iris.inference_count, iris.execution_count), (4, 2));
+    assert_eq!(
+        iris.success,
+        Tally {
+            count: 2,
+            ns: 6_000_000
+        }
+    );
+    assert_eq!(
+        iris.compute_infer,
+        Tally {
+            count: 2,
+            ns: 4_000_000
+        }
+    );
+    assert_eq!(
+        iris.fail,
+        Tally {
+            count: 1,
+            ns: 1_000_000
+        }
+    );
+    assert!(iris.last_inference_ms > 1_700_000_000_000);
+    assert_eq!(statistics.of("digits"), ModelStatistics::default());
+}

@@ -1,28 +1,25 @@
-//! `inference.GRPCInferenceService`: the Open Inference Protocol (KServe v2) over the
-//! [`ModelRegistry`], so that tritonclient and KServe's clients work unchanged. The
-//! tensor checks are [`crate::domain::inference`]'s; this adapter maps the messages and
-//! the errors (NOT_FOUND for an unknown model or version, INVALID_ARGUMENT for a tensor
-//! that does not fit, naming it).
+//! The tensors of ModelInfer: the request's values as the domain checks them, and the
+//! response built from a prediction.
 
-use std::sync::Arc;
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
-use tonic::{Request, Response, Status};
+use tonic::Status;
 
-use super::model::model_status;
+use super::infer_status;
 use crate::{
     domain::{
-        inference::{self, InferError, Input, Values},
-        models::{LoadedModel, ModelCard, ModelEntry, ModelRegistry, TensorSpec},
-        quote::quote,
+        inference::{self, Input, Values},
+        models::{LoadedModel, ModelCard, TensorSpec},
     },
     proto::inference::{
-        InferTensorContents, ModelInferRequest, ModelInferResponse, ModelMetadataRequest,
-        ModelMetadataResponse, ModelReadyRequest, ModelReadyResponse, ServerLiveRequest,
-        ServerLiveResponse, ServerMetadataRequest, ServerMetadataResponse, ServerReadyRequest,
-        ServerReadyResponse, grpc_inference_service_server::GrpcInferenceService,
+        InferTensorContents, ModelInferRequest, ModelInferResponse, ModelMetadataResponse,
         model_infer_request::InferInputTensor, model_infer_response::InferOutputTensor,
         model_metadata_response::TensorMetadata,
     },
+    services::model::model_status,
 };
 
 /// Inputs up to this many values run on the async worker that received them; larger
@@ -30,34 +27,7 @@ use crate::{
 const INLINE_VALUES: usize = 4096;
 
 /// The platform name Triton gives ONNX models.
-const PLATFORM: &str = "onnx_onnxv1";
-
-/// The Open Inference Protocol service.
-#[derive(Debug, Clone)]
-pub struct InferenceService {
-    registry: Arc<ModelRegistry>,
-}
-
-impl InferenceService {
-    /// The service over the models of `registry`.
-    pub fn new(registry: Arc<ModelRegistry>) -> Self {
-        Self { registry }
-    }
-
-    /// The ready model `name` at `version` (empty: the one served).
-    fn model(&self, name: &str, version: &str) -> Result<&Arc<LoadedModel>, Status> {
-        let model = self.registry.get(name).map_err(model_status)?;
-        inference::check_version(model.card(), version).map_err(infer_status)?;
-        Ok(model)
-    }
-}
-
-fn infer_status(err: InferError) -> Status {
-    match err {
-        InferError::NotFound(message) => Status::not_found(message),
-        InferError::Invalid(message) => Status::invalid_argument(message),
-    }
-}
+pub(super) const PLATFORM: &str = "onnx_onnxv1";
 
 fn tensor_metadata(spec: &TensorSpec) -> TensorMetadata {
     TensorMetadata {
@@ -99,11 +69,21 @@ fn other_field(contents: &InferTensorContents) -> Option<&'static str> {
     .find_map(|(name, empty)| (!empty).then_some(name))
 }
 
+/// What a ModelInfer request came to.
+pub(super) struct Inferred {
+    /// The response.
+    pub response: ModelInferResponse,
+    /// Rows inferred.
+    pub rows: usize,
+    /// The time in the model itself.
+    pub compute: Duration,
+}
+
 /// The response to `request` from `model`, on the blocking pool when the batch is large.
-async fn infer(
+pub(super) async fn infer(
     model: Arc<LoadedModel>,
     request: ModelInferRequest,
-) -> Result<ModelInferResponse, Status> {
+) -> Result<Inferred, Status> {
     let card = model.card();
     if !request.raw_input_contents.is_empty()
         && request.raw_input_contents.len() != request.inputs.len()
@@ -126,13 +106,14 @@ async fn infer(
             values: values(input, request.raw_input_contents.get(at).map(Vec::as_slice)),
         })
         .collect();
-    let (rows, _) = inference::rows(card, model.input_width(), &inputs).map_err(infer_status)?;
+    let (rows, n) = inference::rows(card, model.input_width(), &inputs).map_err(infer_status)?;
     let requested: Vec<&str> = request.outputs.iter().map(|o| o.name.as_str()).collect();
     let names: Vec<String> = inference::outputs(card, &requested)
         .map_err(infer_status)?
         .into_iter()
         .map(str::to_owned)
         .collect();
+    let started = Instant::now();
     let prediction = if rows.len() <= INLINE_VALUES {
         model.predict(&rows)
     } else {
@@ -142,6 +123,7 @@ async fn infer(
             .map_err(|err| Status::internal(format!("inference task failed: {err}")))?
     }
     .map_err(model_status)?;
+    let compute = started.elapsed();
     let shape = vec![prediction.rows as i64, prediction.width as i64];
     let (outputs, raw_output_contents) = names
         .into_iter()
@@ -159,88 +141,27 @@ async fn infer(
             (tensor, inference::fp32_bytes(&prediction.outputs))
         })
         .unzip::<_, _, Vec<_>, Vec<_>>();
-    Ok(ModelInferResponse {
+    let response = ModelInferResponse {
         model_name: card.id.clone(),
         model_version: card.version.clone(),
         id: request.id,
         parameters: Default::default(),
         outputs,
         raw_output_contents: if raw { raw_output_contents } else { Vec::new() },
+    };
+    Ok(Inferred {
+        response,
+        rows: n,
+        compute,
     })
 }
 
-fn metadata(card: &ModelCard) -> ModelMetadataResponse {
+pub(super) fn metadata(card: &ModelCard) -> ModelMetadataResponse {
     ModelMetadataResponse {
         name: card.id.clone(),
         versions: vec![card.version.clone()],
         platform: PLATFORM.to_owned(),
         inputs: card.inputs.iter().map(tensor_metadata).collect(),
         outputs: card.outputs.iter().map(tensor_metadata).collect(),
-    }
-}
-
-#[tonic::async_trait]
-impl GrpcInferenceService for InferenceService {
-    async fn server_live(
-        &self,
-        _request: Request<ServerLiveRequest>,
-    ) -> Result<Response<ServerLiveResponse>, Status> {
-        Ok(Response::new(ServerLiveResponse { live: true }))
-    }
-
-    async fn server_ready(
-        &self,
-        _request: Request<ServerReadyRequest>,
-    ) -> Result<Response<ServerReadyResponse>, Status> {
-        let ready = self
-            .registry
-            .entries()
-            .all(|(_, entry)| matches!(entry, ModelEntry::Ready(_)));
-        Ok(Response::new(ServerReadyResponse { ready }))
-    }
-
-    async fn model_ready(
-        &self,
-        request: Request<ModelReadyRequest>,
-    ) -> Result<Response<ModelReadyResponse>, Status> {
-        let ModelReadyRequest { name, version } = request.into_inner();
-        let ready = match self.registry.entry(&name) {
-            None => return Err(Status::not_found(format!("no model {}", quote(&name)))),
-            Some(ModelEntry::Ready(model)) => {
-                inference::check_version(model.card(), &version).map_err(infer_status)?;
-                true
-            }
-            Some(ModelEntry::Failed { .. }) => false,
-        };
-        Ok(Response::new(ModelReadyResponse { ready }))
-    }
-
-    async fn server_metadata(
-        &self,
-        _request: Request<ServerMetadataRequest>,
-    ) -> Result<Response<ServerMetadataResponse>, Status> {
-        Ok(Response::new(ServerMetadataResponse {
-            name: env!("CARGO_PKG_NAME").to_owned(),
-            version: env!("CARGO_PKG_VERSION").to_owned(),
-            extensions: Vec::new(),
-        }))
-    }
-
-    async fn model_metadata(
-        &self,
-        request: Request<ModelMetadataRequest>,
-    ) -> Result<Response<ModelMetadataResponse>, Status> {
-        let ModelMetadataRequest { name, version } = request.into_inner();
-        let model = self.model(&name, &version)?;
-        Ok(Response::new(metadata(model.card())))
-    }
-
-    async fn model_infer(
-        &self,
-        request: Request<ModelInferRequest>,
-    ) -> Result<Response<ModelInferResponse>, Status> {
-        let request = request.into_inner();
-        let model = Arc::clone(self.model(&request.model_name, &request.model_version)?);
-        Ok(Response::new(infer(model, request).await?))
     }
 }
