@@ -1,8 +1,8 @@
-//! NVIDIA's `tritonclient` (PyPI `tritonclient[grpc]`) against this server's Open
-//! Inference Protocol service, unchanged: tests/tritonclient/check.py, which checks
+//! NVIDIA's `tritonclient` (PyPI `tritonclient[grpc,http]`) against this server's Open
+//! Inference Protocol service and its REST paths, unchanged: tests/tritonclient/check.py, which checks
 //! health, metadata, inference on iris and digits against the onnxruntime references, a
 //! streaming inference with an in-band error, the repository index, the statistics, and
-//! an unknown model's error.
+//! an unknown model's error; then the same over HTTP (binary and JSON tensors).
 //!
 //! Without tritonclient the test says so and passes, unless
 //! `GRPC_SHOWCASE_REQUIRE_TRITONCLIENT` is set, as `.ci/run` sets it.
@@ -60,6 +60,9 @@ async fn tritonclient_works_unchanged() {
         "ok: the repository index lists every model as READY",
         "ok: the statistics count iris's runs",
         "ok: an unknown model is refused with NOT_FOUND",
+        "ok: http: digits (binary) matches the reference to 1e-5",
+        "ok: http: iris (JSON) matches the reference to 1e-5",
+        "ok: http: an unknown model is refused with 404",
     ] {
         assert!(stdout.contains(check), "missing {check:?} in\n{stdout}");
     }

@@ -30,6 +30,7 @@ use super::{
     playground::Playground,
     routes::DESCRIPTOR_SETS,
     settings::{ListenAddr, PlaygroundMode, Settings},
+    v2::{self, V2},
 };
 
 /// What the accept loop serves: the edge, behind CORS when origins are allowed. Not
@@ -65,8 +66,14 @@ pub(super) fn service(
         .then(|| Playground::new(connect.pool(), settings.auth.is_some()))
         .transpose()
         .map_err(ServeError::Setting)?;
+    let v2 = V2::new(
+        Gateway::in_process(grpc.clone()),
+        settings.max_message_size,
+        settings.request_body_timeout,
+    );
     let edge = Edge {
         shared: Arc::new(EdgeShared {
+            v2,
             metrics,
             gateway: Gateway::new(upstream, settings.auth.clone(), settings.gateway_timeout)
                 .with_body_timeout(settings.request_body_timeout),
@@ -100,6 +107,8 @@ pub struct Edge {
 
 /// The parts of [`Edge`] gRPC calls do not use.
 struct EdgeShared {
+    /// The Open Inference Protocol's REST paths.
+    v2: V2,
     metrics: metrics::Metrics,
     gateway: Gateway,
     /// Connect calls (JSON over HTTP) to every method.
@@ -130,6 +139,7 @@ impl tower::Service<Request<Body>> for Edge {
     }
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
+        let method = request.method().clone();
         let path = request.uri().path();
         if path == metrics::METRICS_PATH && request.method() == Method::GET {
             let response = match self.metrics_denied(request.headers()) {
@@ -139,17 +149,12 @@ impl tower::Service<Request<Body>> for Edge {
             return futures::future::Either::Left(Box::pin(async move { Ok(response) }));
         }
         if path.starts_with(gateway::PREFIX) {
-            let shared = Arc::clone(&self.shared);
-            return futures::future::Either::Left(Box::pin(async move {
-                let started = Instant::now();
-                let method = request.method().clone();
-                let (handler, response) = shared.gateway.clone().handle(request).await;
-                let elapsed = started.elapsed();
-                shared
-                    .metrics
-                    .record_http(handler, &method, response.status(), elapsed);
-                Ok(response)
-            }));
+            let answer = self.shared.gateway.clone().handle(request);
+            return futures::future::Either::Left(self.counted(method, answer));
+        }
+        if v2::serves(path) {
+            let answer = self.shared.v2.clone().handle(request);
+            return futures::future::Either::Left(self.counted(method, answer));
         }
         if Playground::serves(request.method(), path) {
             let response = match &self.shared.playground {
@@ -202,13 +207,33 @@ fn unsupported_media_type() -> Response<Body> {
                 b"unsupported content type: this port takes gRPC (application/grpc...), \
               grpc-web (application/grpc-web...), Connect (application/json, \
               application/proto, application/connect+json, application/connect+proto), \
-              the REST gateway under /api/, and GET / for the playground\n",
+              the REST gateway under /api/, the Open Inference Protocol under /v2/, \
+              and GET / for the playground\n",
             ),
         )))
         .expect("a valid response")
 }
 
 impl Edge {
+    /// `answer`, a plain-HTTP handler's (route, response), counted in the metrics'
+    /// `http_requests_total` by route, method and status.
+    fn counted(
+        &self,
+        method: Method,
+        answer: impl Future<Output = (&'static str, Response<Body>)> + Send + 'static,
+    ) -> BoxFuture<Response<Body>, Infallible> {
+        let shared = Arc::clone(&self.shared);
+        Box::pin(async move {
+            let started = Instant::now();
+            let (handler, response) = answer.await;
+            let elapsed = started.elapsed();
+            shared
+                .metrics
+                .record_http(handler, &method, response.status(), elapsed);
+            Ok(response)
+        })
+    }
+
     /// With `--auth-tokens`, the answer to a `/metrics` scrape without a token allowed
     /// `"metrics"` (Prometheus scrape configs send one with `authorization:`): 401 (with
     /// `WWW-Authenticate`) or 403, as for a gRPC call. `None`: the scrape may read the

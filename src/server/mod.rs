@@ -50,6 +50,7 @@ pub mod playground;
 pub mod routes;
 pub mod settings;
 pub mod tls;
+pub mod v2;
 
 use std::{convert::Infallible, future::Future, io, net::SocketAddr, sync::Arc};
 

@@ -5,7 +5,8 @@ metadata, inference on iris and digits with its default raw tensors against the
 committed onnxruntime references (to 1e-5), a requested output, a streaming inference
 (Triton's ModelStreamInfer) with an error in-band, the repository index, the inference
 statistics, and the error for an unknown model. Prints one line per check; exits 1 at
-the first failure.
+the first failure. Then tritonclient.http on the REST paths of the same port: health,
+metadata, and inference with its default binary tensors and in JSON.
 
     python3 tests/tritonclient/check.py --url 127.0.0.1:50051 --models models
 """
@@ -18,6 +19,7 @@ import sys
 
 import numpy as np
 import tritonclient.grpc as grpcclient
+import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
 
@@ -106,6 +108,30 @@ def main():
         check("an unknown model is refused", False)
     except InferenceServerException as err:
         check("an unknown model is refused with NOT_FOUND", "NOT_FOUND" in str(err.status()), str(err))
+
+    http = httpclient.InferenceServerClient(url=args.url)
+    check("http: the server is live and ready", http.is_server_live() and http.is_server_ready())
+    check("http: iris is ready", http.is_model_ready("iris"))
+    check("http: iris's metadata", http.get_model_metadata("iris")["inputs"][0]["shape"] == [-1, 4])
+    for model in ["iris", "digits"]:
+        reference = json.loads((pathlib.Path(args.models) / model / "reference.json").read_text())
+        rows = np.array(reference["inputs"], dtype=np.float32)
+        expected = np.array(reference["outputs"], dtype=np.float64)
+        output = http.get_model_metadata(model)["outputs"][0]["name"]
+        for binary in [True, False]:
+            tensor = httpclient.InferInput("input", list(rows.shape), "FP32")
+            tensor.set_data_from_numpy(rows, binary_data=binary)
+            wanted = [httpclient.InferRequestedOutput(output, binary_data=binary)]
+            got = http.infer(model, [tensor], outputs=wanted).as_numpy(output)
+            check(
+                f"http: {model} ({'binary' if binary else 'JSON'}) matches the reference to 1e-5",
+                got is not None and got.shape == expected.shape and np.max(np.abs(got - expected)) <= 1e-5,
+            )
+    try:
+        http.infer("tulip", [tensor])
+        check("http: an unknown model is refused", False)
+    except InferenceServerException as err:
+        check("http: an unknown model is refused with 404", "404" in str(err.status()), str(err))
 
 
 if __name__ == "__main__":
