@@ -32,6 +32,7 @@ async fn load_tool_reports_throughput_and_latency_without_errors() {
     for rpc in [
         &["--rpc", "fraud"][..],
         &["--rpc", "predict", "--model", "digits", "--rows", "8"],
+        &["--rpc", "infer", "--model", "iris", "--rows", "4"],
         &["--rpc", "calculator", "--server-pid", &pid],
         &["--rpc", "gateway"],
     ] {

@@ -56,6 +56,9 @@ mod proto {
     pub mod helloworld {
         tonic::include_proto!("helloworld");
     }
+    pub mod inference {
+        tonic::include_proto!("inference");
+    }
     pub mod model {
         tonic::include_proto!("model");
     }
@@ -167,6 +170,9 @@ pub enum Rpc {
     Fraud,
     /// model.ModelInference/Predict
     Predict,
+    /// inference.GRPCInferenceService/ModelInfer (the Open Inference Protocol), the same
+    /// rows as Predict sent as raw FP32 bytes, as tritonclient sends them
+    Infer,
     /// helloworld.Greeter/SayHello
     Hello,
     /// helloworld.Greeter/SayHelloBidiStream: greetings over streams
@@ -271,6 +277,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Rpc::Fraud => "PredictFraud".to_owned(),
         Rpc::Gateway => "POST /api/FraudActivity (REST gateway)".to_owned(),
         Rpc::Predict => format!("Predict {} x{} rows", args.model, args.rows),
+        Rpc::Infer => format!("ModelInfer {} x{} rows (raw FP32)", args.model, args.rows),
         Rpc::Hello => "SayHello".to_owned(),
         Rpc::HelloStream => format!(
             "SayHelloBidiStream greetings, {} in flight per stream",

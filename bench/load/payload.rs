@@ -6,6 +6,7 @@ use crate::{
     Args, Rpc, Wire,
     proto::{
         fraud_detection::PredictionRequest,
+        inference::{ModelInferRequest, model_infer_request::InferInputTensor},
         model::PredictRequest,
         video::{
             Encoding, Frame, ProcessFramesRequest, StreamConfig, process_frames_request::Message,
@@ -19,6 +20,8 @@ pub enum Payload {
     /// JSON bodies for the gateway.
     Gateway(Vec<bytes::Bytes>),
     Predict(Vec<PredictRequest>),
+    /// ModelInfer requests with the same rows as Predict's, as raw FP32.
+    Infer(Vec<ModelInferRequest>),
     Hello,
     HelloStream {
         window: usize,
@@ -50,7 +53,7 @@ pub fn payload(args: &Args) -> Result<Payload, Box<dyn std::error::Error>> {
         }
         Rpc::Video => return video_payload(args),
         Rpc::Fraud | Rpc::Gateway => "fraud",
-        Rpc::Predict => args.model.as_str(),
+        Rpc::Predict | Rpc::Infer => args.model.as_str(),
     };
     let path = args.models_dir.join(model).join("reference.json");
     let reference: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
@@ -105,7 +108,32 @@ pub fn payload(args: &Args) -> Result<Payload, Box<dyn std::error::Error>> {
                         .copied()
                         .collect(),
                 })
-                .collect();
+                .collect::<Vec<PredictRequest>>();
+            if matches!(args.rpc, Rpc::Infer) {
+                let width = rows.first().map_or(0, Vec::len) as i64;
+                return Ok(Payload::Infer(
+                    requests
+                        .into_iter()
+                        .map(|request| ModelInferRequest {
+                            model_name: request.model_id,
+                            inputs: vec![InferInputTensor {
+                                name: "input".to_owned(),
+                                datatype: "FP32".to_owned(),
+                                shape: vec![request.inputs.len() as i64 / width, width],
+                                ..InferInputTensor::default()
+                            }],
+                            raw_input_contents: vec![
+                                request
+                                    .inputs
+                                    .iter()
+                                    .flat_map(|&v| (v as f32).to_le_bytes())
+                                    .collect(),
+                            ],
+                            ..ModelInferRequest::default()
+                        })
+                        .collect(),
+                ));
+            }
             Payload::Predict(requests)
         }
     })

@@ -15,6 +15,7 @@ use crate::{
         },
         fraud_detection::fraud_detection_service_client::FraudDetectionServiceClient,
         helloworld::{HelloReply, HelloRequest, greeter_client::GreeterClient},
+        inference::grpc_inference_service_client::GrpcInferenceServiceClient,
         model::model_inference_client::ModelInferenceClient,
         video::{
             ProcessFramesRequest, ProcessFramesResponse, process_frames_request::Message,
@@ -119,6 +120,7 @@ pub async fn worker(
     }
     let mut fraud = FraudDetectionServiceClient::new(channel.clone());
     let mut models = ModelInferenceClient::new(channel.clone());
+    let mut inference = GrpcInferenceServiceClient::new(channel.clone());
     let mut calculator = CalculatorClient::new(channel.clone());
     let mut greeter = GreeterClient::new(channel);
     let mut i = offset;
@@ -133,6 +135,10 @@ pub async fn worker(
                 .map(drop),
             Payload::Predict(requests) => models
                 .predict(requests[i % requests.len()].clone())
+                .await
+                .map(drop),
+            Payload::Infer(requests) => inference
+                .model_infer(requests[i % requests.len()].clone())
                 .await
                 .map(drop),
             Payload::HelloStream { .. } | Payload::Feedback { .. } | Payload::Video { .. } => {
