@@ -56,6 +56,9 @@ mod proto {
     pub mod helloworld {
         tonic::include_proto!("helloworld");
     }
+    // The protocol names InferParameter's oneof members bool_param, int64_param ...:
+    // generated as ParameterChoice::BoolParam ..., which clippy flags in a private module.
+    #[allow(clippy::enum_variant_names)]
     pub mod inference {
         tonic::include_proto!("inference");
     }
