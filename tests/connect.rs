@@ -359,6 +359,11 @@ fn example(method: &str) -> &'static str {
         "calculator.Calculator/Divide" => r#"{"a": 7.5, "b": 2.5}"#,
         "model.ModelInference/Predict" => r#"{"modelId": "iris", "inputs": [5.1, 3.5, 1.4, 0.2]}"#,
         "model.ModelInference/GetModelMetadata" => r#"{"modelId": "iris"}"#,
+        "inference.GRPCInferenceService/ModelReady"
+        | "inference.GRPCInferenceService/ModelMetadata" => r#"{"name": "iris"}"#,
+        "inference.GRPCInferenceService/ModelInfer" => {
+            r#"{"modelName": "iris", "inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 4], "contents": {"fp32Contents": [5.1, 3.5, 1.4, 0.2]}}]}"#
+        }
         "fraud_detection.FraudDetectionService/PredictFraud" => {
             r#"{"transactionId": 1, "amount": 10, "time": 1700000000, "ageOfAccount": 300, "numberOfTransactions": 2}"#
         }
@@ -426,8 +431,9 @@ async fn buf_curl_calls_every_unary_method_and_a_server_stream() {
             called += 1;
         }
     }
-    // Every service's: 19 of ours, and health's Check.
-    assert_eq!(called, 20);
+    // Every service's: 27 of ours (8 of them the Open Inference Protocol's), and
+    // health's Check.
+    assert_eq!(called, 28);
     let buf2 = buf.clone();
     let url = format!("{base}/grpc.examples.echo.Echo/ServerStreamingEcho");
     let output = tokio::task::spawn_blocking(move || {
