@@ -13,6 +13,7 @@
 //! | `helloworld.Greeter` | [`services::greeter`] | [`domain::greeter`] |
 //! | `calculator.Calculator` | [`services::calculator`] | [`domain::calculator`] |
 //! | `model.ModelInference` | [`services::model`] | [`domain::models`] |
+//! | `inference.GRPCInferenceService` (Open Inference Protocol) | [`services::inference`] | [`domain::inference`] on [`domain::models`] |
 //! | `fraud_detection.FraudDetectionService` | [`services::fraud_detection`] | [`domain::fraud`] on [`domain::models`] |
 //! | `feedback.FeedbackService` | [`services::feedback`] | [`domain::feedback`] |
 //! | `video.VideoProcessing` | [`services::video`] | [`domain::video`] |
@@ -21,6 +22,7 @@
 //! | `grpc.health.v1.Health` | [`services::health`] | [`domain::health`] |
 //! | `grpc.reflection.v1` and `v1alpha` | tonic-reflection, set up in [`server::routes`] | [`proto::FILE_DESCRIPTOR_SET`] |
 //! | `POST /api/FraudActivity` (REST) | [`server::gateway`] | a gRPC call to the fraud service |
+//! | `/v2/...` (Open Inference Protocol, REST) | [`server::v2`] | a gRPC call to the inference service |
 //! | `POST /package.Service/Method` as JSON (Connect) | [`server::connect`] | a gRPC call to the service |
 //! | `GET /metrics` | [`server::edge`] | [`server::layers::metrics`] |
 //!
@@ -30,14 +32,15 @@
 //! - [`server`]: [`server::settings`] (what the flags set, and their defaults);
 //!   [`server::listener`] (the accept loop, TLS, graceful shutdown); [`server::edge`]
 //!   (what a request meets first: `/metrics`, the REST [`server::gateway`], grpc-web,
-//!   CORS); [`server::layers`] (metrics, the limit on calls in progress, auth,
-//!   deadlines, message limits: the tower layers of every gRPC call);
+//!   CORS); [`server::layers`] (metrics, the limit on calls in progress, auth, the
+//!   per-caller quota, deadlines, message limits: the tower layers of every gRPC call);
 //!   [`server::routes`] (every service and reflection on one router).
 //! - [`services`]: one thin gRPC adapter per service: validate, call the domain, map
 //!   errors to a precise `Status`.
 //! - [`domain`]: the real work, testable without gRPC; besides the modules above,
-//!   [`domain::auth`] (bearer tokens and their permissions) and [`domain::streams`] (the
-//!   count of streams in progress).
+//!   [`domain::auth`] (bearer tokens and their permissions), [`domain::budget`] (memory
+//!   budgets per stream, caller and server) and [`domain::streams`] (the count of
+//!   streams in progress).
 //! - [`proto`]: the code generated from `proto/` and the descriptor set for reflection;
 //!   [`codes`]: the names of the gRPC status codes (plain data, used at every layer).
 //!
