@@ -53,22 +53,26 @@ pub(crate) fn model_status(err: ModelError) -> Status {
     }
 }
 
-/// Runs one request, on the blocking pool when it is large.
+/// Runs `model` on `inputs` (rows flattened), on the blocking pool when they are many.
+pub(crate) async fn run(model: &Arc<LoadedModel>, inputs: Vec<f64>) -> Result<Prediction, Status> {
+    if inputs.len() <= INLINE_VALUES {
+        return model.predict(&inputs).map_err(model_status);
+    }
+    let model = Arc::clone(model);
+    tokio::task::spawn_blocking(move || model.predict(&inputs))
+        .await
+        .map_err(|err| Status::internal(format!("inference task failed: {err}")))?
+        .map_err(model_status)
+}
+
+/// Runs one request.
 async fn predict(
     registry: &ModelRegistry,
     request: PredictRequest,
 ) -> Result<PredictResponse, Status> {
     let PredictRequest { model_id, inputs } = request;
     let model = Arc::clone(registry.get(&model_id).map_err(model_status)?);
-    let prediction = if inputs.len() <= INLINE_VALUES {
-        model.predict(&inputs)
-    } else {
-        let model = Arc::clone(&model);
-        tokio::task::spawn_blocking(move || model.predict(&inputs))
-            .await
-            .map_err(|err| Status::internal(format!("inference task failed: {err}")))?
-    }
-    .map_err(model_status)?;
+    let prediction = run(&model, inputs).await?;
     Ok(response(&model, prediction))
 }
 

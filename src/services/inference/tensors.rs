@@ -19,12 +19,8 @@ use crate::{
         model_infer_request::InferInputTensor, model_infer_response::InferOutputTensor,
         model_metadata_response::TensorMetadata,
     },
-    services::model::model_status,
+    services::model,
 };
-
-/// Inputs up to this many values run on the async worker that received them; larger
-/// batches on tokio's blocking pool (as `model.ModelInference` does).
-const INLINE_VALUES: usize = 4096;
 
 /// The platform name Triton gives ONNX models.
 pub(super) const PLATFORM: &str = "onnx_onnxv1";
@@ -114,40 +110,35 @@ pub(super) async fn infer(
         .map(str::to_owned)
         .collect();
     let started = Instant::now();
-    let prediction = if rows.len() <= INLINE_VALUES {
-        model.predict(&rows)
-    } else {
-        let model = Arc::clone(&model);
-        tokio::task::spawn_blocking(move || model.predict(&rows))
-            .await
-            .map_err(|err| Status::internal(format!("inference task failed: {err}")))?
-    }
-    .map_err(model_status)?;
+    let prediction = model::run(&model, rows).await?;
     let compute = started.elapsed();
     let shape = vec![prediction.rows as i64, prediction.width as i64];
-    let (outputs, raw_output_contents) = names
+    // The values go either raw or typed, as the request's did: made once, in one form.
+    let outputs: Vec<InferOutputTensor> = names
         .into_iter()
-        .map(|name| {
-            let tensor = InferOutputTensor {
-                name,
-                datatype: "FP32".to_owned(),
-                shape: shape.clone(),
-                parameters: Default::default(),
-                contents: (!raw).then(|| InferTensorContents {
-                    fp32_contents: prediction.outputs.iter().map(|&v| v as f32).collect(),
-                    ..InferTensorContents::default()
-                }),
-            };
-            (tensor, inference::fp32_bytes(&prediction.outputs))
+        .map(|name| InferOutputTensor {
+            name,
+            datatype: "FP32".to_owned(),
+            shape: shape.clone(),
+            parameters: Default::default(),
+            contents: (!raw).then(|| InferTensorContents {
+                fp32_contents: prediction.outputs.iter().map(|&v| v as f32).collect(),
+                ..InferTensorContents::default()
+            }),
         })
-        .unzip::<_, _, Vec<_>, Vec<_>>();
+        .collect();
+    let raw_output_contents = if raw {
+        vec![inference::fp32_bytes(&prediction.outputs); outputs.len()]
+    } else {
+        Vec::new()
+    };
     let response = ModelInferResponse {
         model_name: card.id.clone(),
         model_version: card.version.clone(),
         id: request.id,
         parameters: Default::default(),
         outputs,
-        raw_output_contents: if raw { raw_output_contents } else { Vec::new() },
+        raw_output_contents,
     };
     Ok(Inferred {
         response,
