@@ -17,6 +17,7 @@
 use std::{
     collections::{HashMap, VecDeque},
     fmt,
+    net::IpAddr,
     pin::Pin,
     sync::{Arc, Mutex},
     task::{Context, Poll},
@@ -26,11 +27,30 @@ use futures::Stream;
 use pin_project_lite::pin_project;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// Who made a call, as the server's per-caller quota counts it (`token "alice"`,
-/// `peer 10.0.0.1`): the server's layers put it in each call's extensions, and the
-/// services that keep a budget per caller ([`MemoryBudget::stream`]) key it by this.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CallerName(pub Arc<str>);
+/// Who made a call, as the server's per-caller quota and budgets count it: the server's
+/// layers put it in each call's extensions (the auth layer a [`Caller::Token`], the quota
+/// layer the peer otherwise), and the services that keep a budget per caller
+/// ([`MemoryBudget::stream`]) key it by this. Cheap to clone.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Caller {
+    /// An authorized token, by name.
+    Token(Arc<str>),
+    /// A peer without a token, by IP address (every port of one host is one caller).
+    Peer(IpAddr),
+    /// A client of a Unix socket, or a call with no peer address.
+    Local,
+}
+
+impl fmt::Display for Caller {
+    /// `token "alice"`, `peer 10.0.0.1`, `the local peer`, as error messages name it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Token(name) => write!(f, "token {name:?}"),
+            Self::Peer(ip) => write!(f, "peer {ip}"),
+            Self::Local => f.write_str("the local peer"),
+        }
+    }
+}
 
 /// The unit of a budget's permits, bytes.
 const UNIT: usize = 1024;
@@ -48,7 +68,7 @@ pub struct MemoryBudget {
     total_bytes: usize,
     stream_bytes: usize,
     /// The budget of each caller with a stream open, by name.
-    callers: Arc<Mutex<HashMap<String, Arc<Semaphore>>>>,
+    callers: Arc<Mutex<HashMap<Caller, Arc<Semaphore>>>>,
 }
 
 impl MemoryBudget {
@@ -63,9 +83,8 @@ impl MemoryBudget {
         }
     }
 
-    /// The budget of one new stream of `caller` (a name that tells callers apart: a
-    /// token's name, a peer's address).
-    pub fn stream(&self, caller: &str) -> StreamBudget {
+    /// The budget of one new stream of `caller`.
+    pub fn stream(&self, caller: &Caller) -> StreamBudget {
         let shared = {
             let mut callers = self.lock_callers();
             // Forget the callers with no stream or reservation left (only the map holds
@@ -75,7 +94,7 @@ impl MemoryBudget {
             let caller_units = units(self.caller_bytes()).max(units(self.stream_bytes));
             Arc::clone(
                 callers
-                    .entry(caller.to_owned())
+                    .entry(caller.clone())
                     .or_insert_with(|| Arc::new(Semaphore::new(caller_units))),
             )
         };
@@ -92,7 +111,7 @@ impl MemoryBudget {
         (self.total_bytes / 2).max(self.stream_bytes)
     }
 
-    fn lock_callers(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Semaphore>>> {
+    fn lock_callers(&self) -> std::sync::MutexGuard<'_, HashMap<Caller, Arc<Semaphore>>> {
         self.callers
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -276,15 +295,19 @@ mod tests {
 
     const MIB: usize = 1024 * 1024;
 
+    fn caller(name: &str) -> Caller {
+        Caller::Token(name.into())
+    }
+
     #[tokio::test]
     async fn a_stream_waits_while_its_own_budget_is_full() {
         let budget = MemoryBudget::new(10 * MIB, 100 * MIB);
-        let stream = budget.stream("a");
+        let stream = budget.stream(&caller("a"));
         let first = stream.reserve(6 * MIB).await.unwrap();
         let waiting = tokio::time::timeout(Duration::from_millis(50), stream.reserve(6 * MIB));
         assert!(waiting.await.is_err(), "over the stream's budget: waits");
         // Another stream is not held up by this one's budget.
-        let other = budget.stream("b").reserve(6 * MIB).await.unwrap();
+        let other = budget.stream(&caller("b")).reserve(6 * MIB).await.unwrap();
         assert_eq!(budget.reserved_bytes(), 12 * MIB);
         drop(first);
         let second = stream.reserve(6 * MIB).await.unwrap();
@@ -296,8 +319,8 @@ mod tests {
     #[tokio::test]
     async fn every_stream_waits_while_the_server_budget_is_full() {
         let budget = MemoryBudget::new(10 * MIB, 15 * MIB);
-        let a = budget.stream("a").reserve(10 * MIB).await.unwrap();
-        let b = budget.stream("b");
+        let a = budget.stream(&caller("a")).reserve(10 * MIB).await.unwrap();
+        let b = budget.stream(&caller("b"));
         let waiting = tokio::time::timeout(Duration::from_millis(50), b.reserve(6 * MIB));
         assert!(waiting.await.is_err(), "over the server's budget: waits");
         drop(a);
@@ -308,40 +331,48 @@ mod tests {
     async fn one_caller_holds_at_most_half_the_server_budget() {
         let budget = MemoryBudget::new(10 * MIB, 40 * MIB);
         assert_eq!(budget.caller_bytes(), 20 * MIB);
-        let streams: Vec<_> = (0..3).map(|_| budget.stream("greedy")).collect();
+        let streams: Vec<_> = (0..3).map(|_| budget.stream(&caller("greedy"))).collect();
         let _a = streams[0].reserve(10 * MIB).await.unwrap();
         let _b = streams[1].reserve(10 * MIB).await.unwrap();
         let third = tokio::time::timeout(Duration::from_millis(50), streams[2].reserve(MIB));
         assert!(third.await.is_err(), "the caller's half is full: waits");
         // Another caller still has the other half.
-        let other = budget.stream("polite");
+        let other = budget.stream(&caller("polite"));
         let _c = other.reserve(10 * MIB).await.unwrap();
-        let _d = budget.stream("polite").reserve(10 * MIB).await.unwrap();
+        let _d = budget
+            .stream(&caller("polite"))
+            .reserve(10 * MIB)
+            .await
+            .unwrap();
         assert_eq!(budget.reserved_bytes(), 40 * MIB);
     }
 
     #[tokio::test]
     async fn a_callers_budget_is_forgotten_once_nothing_holds_it() {
         let budget = MemoryBudget::new(10 * MIB, 40 * MIB);
-        let a = budget.stream("a");
+        let a = budget.stream(&caller("a"));
         let held = a.reserve(MIB).await.unwrap();
         drop(a);
-        let _b = budget.stream("b");
+        let _b = budget.stream(&caller("b"));
         assert_eq!(
             budget.lock_callers().len(),
             2,
             "a's reservation is still held"
         );
         drop(held);
-        let _c = budget.stream("c");
+        let _c = budget.stream(&caller("c"));
         let callers = budget.lock_callers();
-        assert!(!callers.contains_key("a") && callers.len() == 2);
+        assert!(!callers.contains_key(&caller("a")) && callers.len() == 2);
     }
 
     #[tokio::test]
     async fn more_than_a_stream_may_hold_is_refused_at_once() {
         let budget = MemoryBudget::new(10 * MIB, 100 * MIB);
-        let err = budget.stream("a").reserve(10 * MIB + 1).await.unwrap_err();
+        let err = budget
+            .stream(&caller("a"))
+            .reserve(10 * MIB + 1)
+            .await
+            .unwrap_err();
         assert_eq!(
             err,
             OverBudget {
@@ -357,7 +388,7 @@ mod tests {
     #[tokio::test]
     async fn shrinking_gives_back_the_rest_to_both_budgets() {
         let budget = MemoryBudget::new(10 * MIB, 100 * MIB);
-        let stream = budget.stream("a");
+        let stream = budget.stream(&caller("a"));
         let mut held = stream.reserve(8 * MIB).await.unwrap();
         held.shrink_to(MIB + 1);
         assert_eq!(held.bytes(), MIB + UNIT);
@@ -372,7 +403,7 @@ mod tests {
     async fn a_reply_stays_reserved_until_the_one_after_next_is_asked_for() {
         use futures::StreamExt;
         let budget = MemoryBudget::new(10 * MIB, 100 * MIB);
-        let stream = budget.stream("a");
+        let stream = budget.stream(&caller("a"));
         let mut replies = Vec::new();
         for n in 1..=3 {
             let reservation = stream.reserve(n * MIB).await.unwrap();

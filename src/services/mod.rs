@@ -13,9 +13,9 @@ pub mod interop;
 pub mod model;
 pub mod video;
 
-use std::{pin::Pin, sync::Arc};
+use std::pin::Pin;
 
-use crate::domain::budget::CallerName;
+use crate::domain::budget::Caller;
 
 use futures::Stream;
 use tonic::{Code, Status};
@@ -24,13 +24,14 @@ use tonic::{Code, Status};
 pub(crate) type ResponseStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 use tonic_types::{ErrorDetails, StatusExt};
 
-/// The caller of `request`, or `local` for a call with none (a test calling a service
-/// directly).
-pub(crate) fn caller_name<T>(request: &tonic::Request<T>) -> Arc<str> {
+/// The caller of `request`, or [`Caller::Local`] for a call with none (a test calling
+/// a service directly).
+pub(crate) fn caller<T>(request: &tonic::Request<T>) -> Caller {
     request
         .extensions()
-        .get::<CallerName>()
-        .map_or_else(|| Arc::from("local"), |caller| Arc::clone(&caller.0))
+        .get::<Caller>()
+        .cloned()
+        .unwrap_or(Caller::Local)
 }
 
 /// INVALID_ARGUMENT with `message`, plus a `google.rpc.BadRequest` detail whose field

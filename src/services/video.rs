@@ -272,7 +272,7 @@ impl video_processing_server::VideoProcessing for VideoService {
         &self,
         request: Request<Streaming<ProcessFramesRequest>>,
     ) -> Result<Response<Self::ProcessFramesStream>, Status> {
-        let caller = super::caller_name(&request);
+        let caller = super::caller(&request);
         let mut input = request.into_inner();
         let config = match input.message().await? {
             // The client closed its side without sending anything: nothing to do.

@@ -4,8 +4,8 @@
 //! [`crate::domain::auth::OPEN_SERVICES`] (health, reflection). No token, or one the server
 //! does not know, gets UNAUTHENTICATED; a known token without the permission gets
 //! PERMISSION_DENIED (the gRPC status code guide's distinction). The token itself is
-//! never logged; its name goes in the request's extensions as the
-//! [`Caller`] the per-caller quota counts for.
+//! never logged; its name goes in the request's extensions as the [`Caller::Token`] the
+//! per-caller quota counts for.
 
 use std::{
     sync::Arc,
@@ -17,11 +17,9 @@ use tonic::{Status, body::Body};
 use tower::{Layer, Service};
 use tracing::debug;
 
-use super::{
-    guard::{CallFuture, Unguarded},
-    quota::Caller,
-};
+use super::guard::{CallFuture, Unguarded};
 use crate::domain::auth::{AuthError, OPEN_SERVICES, Tokens};
+use crate::domain::budget::Caller;
 
 /// The status of a refused call.
 pub fn auth_status(err: &AuthError) -> Status {
@@ -86,7 +84,7 @@ where
         match self.tokens.authorize(authorization, method) {
             Ok(name) => {
                 // The caller the quota counts for (super::quota).
-                let caller = Caller(name.into());
+                let caller = Caller::Token(name.into());
                 request.extensions_mut().insert(caller);
                 CallFuture::new(self.inner.call(request), None)
             }

@@ -2,19 +2,17 @@
 //! that one caller cannot take every slot of `--max-concurrent-requests` and lock the
 //! others out.
 //!
-//! The caller is the token's name when auth is on ([`super::auth`] puts it in the
-//! request's extensions as a [`Caller`]), or else the peer's IP address (every port of
+//! The caller ([`Caller`]) is the token's name when auth is on ([`super::auth`] puts it
+//! in the request's extensions), or else the peer's IP address (every port of
 //! one host is one caller; every client of a Unix socket is one caller). A call over
 //! the quota is answered at once with RESOURCE_EXHAUSTED, the status code table's code
 //! for "a per-user quota", naming the caller and the flag. A call counts until its
-//! response ends, like its global slot. Health checks are never counted. The caller's
-//! name goes on in the request's extensions as a [`CallerName`], for the services that
-//! keep per-caller budgets (the video service's memory).
+//! response ends, like its global slot. Health checks are never counted. The caller goes
+//! on in the request's extensions, for the services that keep per-caller budgets (the
+//! video and interop services' memory).
 
 use std::{
     collections::HashMap,
-    fmt,
-    net::IpAddr,
     sync::{Arc, Mutex},
     task::{Context, Poll},
 };
@@ -24,53 +22,28 @@ use tonic::{Status, body::Body, transport::server::TcpConnectInfo};
 use tower::{Layer, Service};
 
 use super::guard::{CallFuture, CallGuard};
-use crate::domain::budget::CallerName;
+use crate::domain::budget::Caller;
 
 /// The path prefix of the calls never counted.
 const HEALTH_PREFIX: &str = "/grpc.health.v1.Health/";
 
-/// The name of the token a call was authorized with, in the request's extensions.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Caller(pub Arc<str>);
-
-/// Who a quota counts for.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum CallerKey {
-    /// An authorized token, by name.
-    Token(Arc<str>),
-    /// A peer without a token, by IP address.
-    Peer(IpAddr),
-    /// A client of a Unix socket, or a call with no peer address.
-    Local,
-}
-
-impl CallerKey {
-    fn of(extensions: &http::Extensions) -> Self {
-        if let Some(Caller(name)) = extensions.get::<Caller>() {
-            return Self::Token(Arc::clone(name));
-        }
-        match extensions
-            .get::<TcpConnectInfo>()
-            .and_then(|info| info.remote_addr)
-        {
-            Some(addr) => Self::Peer(addr.ip()),
-            None => Self::Local,
-        }
+/// The caller of a request: the token the auth layer put in its extensions, or else its
+/// peer's IP address.
+fn caller_of(extensions: &http::Extensions) -> Caller {
+    if let Some(caller) = extensions.get::<Caller>() {
+        return caller.clone();
     }
-}
-
-impl fmt::Display for CallerKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Token(name) => write!(f, "token {name:?}"),
-            Self::Peer(ip) => write!(f, "peer {ip}"),
-            Self::Local => f.write_str("the local peer"),
-        }
+    match extensions
+        .get::<TcpConnectInfo>()
+        .and_then(|info| info.remote_addr)
+    {
+        Some(addr) => Caller::Peer(addr.ip()),
+        None => Caller::Local,
     }
 }
 
 /// The calls in progress of each caller with at least one.
-type Counts = Arc<Mutex<HashMap<CallerKey, usize>>>;
+type Counts = Arc<Mutex<HashMap<Caller, usize>>>;
 
 /// A [`Layer`] that limits the calls in progress of each caller.
 #[derive(Debug, Clone)]
@@ -113,7 +86,7 @@ pub struct Quota<S> {
 #[derive(Debug)]
 pub struct Counted {
     counts: Counts,
-    key: CallerKey,
+    key: Caller,
 }
 
 impl CallGuard for Counted {}
@@ -149,9 +122,8 @@ where
         if request.uri().path().starts_with(HEALTH_PREFIX) {
             return CallFuture::new(self.inner.call(request), None);
         }
-        let key = CallerKey::of(request.extensions());
-        let name = CallerName(key.to_string().into());
-        request.extensions_mut().insert(name);
+        let key = caller_of(request.extensions());
+        request.extensions_mut().insert(key.clone());
         {
             let mut counts = self
                 .counts
@@ -193,14 +165,11 @@ mod tests {
     fn a_caller_is_its_token_or_else_its_peers_address() {
         let a = from_peer("10.0.0.1:5000");
         let b = from_peer("10.0.0.1:6000");
-        assert_eq!(CallerKey::of(&a), CallerKey::of(&b), "one host, any port");
-        assert_ne!(
-            CallerKey::of(&a),
-            CallerKey::of(&from_peer("10.0.0.2:5000"))
-        );
+        assert_eq!(caller_of(&a), caller_of(&b), "one host, any port");
+        assert_ne!(caller_of(&a), caller_of(&from_peer("10.0.0.2:5000")));
         let mut with_token = from_peer("10.0.0.1:5000");
-        with_token.insert(Caller("alice".into()));
-        assert_eq!(CallerKey::of(&with_token).to_string(), "token \"alice\"");
-        assert_eq!(CallerKey::of(&http::Extensions::new()), CallerKey::Local);
+        with_token.insert(Caller::Token("alice".into()));
+        assert_eq!(caller_of(&with_token).to_string(), "token \"alice\"");
+        assert_eq!(caller_of(&http::Extensions::new()), Caller::Local);
     }
 }

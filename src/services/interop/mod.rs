@@ -71,7 +71,7 @@ impl InteropService {
 
     /// The budget of a new stream of `request`'s caller.
     fn stream_budget<T>(&self, request: &Request<T>) -> Arc<StreamBudget> {
-        Arc::new(self.budget.stream(&super::caller_name(request)))
+        Arc::new(self.budget.stream(&super::caller(request)))
     }
 }
 
