@@ -34,6 +34,31 @@ use crate::proto::inference::{
 /// Triton's binary data extension: the length of the JSON header before the binary data.
 pub const HEADER_LENGTH: &str = "inference-header-content-length";
 
+/// What a REST path asks for: one RPC of the inference service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    ServerMetadata,
+    Live,
+    Ready,
+    ModelMetadata,
+    ModelReady,
+    Infer,
+}
+
+impl Action {
+    /// The route, as metrics label it.
+    fn route(self) -> &'static str {
+        match self {
+            Self::ServerMetadata => "/v2",
+            Self::Live => "/v2/health/live",
+            Self::Ready => "/v2/health/ready",
+            Self::ModelMetadata => "/v2/models/{name}",
+            Self::ModelReady => "/v2/models/{name}/ready",
+            Self::Infer => "/v2/models/{name}/infer",
+        }
+    }
+}
+
 /// The REST paths' handler. Cheap to clone.
 #[derive(Clone)]
 pub struct V2 {
@@ -116,20 +141,16 @@ impl V2 {
             .split('/')
             .filter(|s| !s.is_empty())
             .collect();
-        let (route, model, version, action) = match segments.as_slice() {
-            [] => ("/v2", "", "", "metadata"),
-            ["health", "live"] => ("/v2/health/live", "", "", "live"),
-            ["health", "ready"] => ("/v2/health/ready", "", "", "ready"),
-            ["models", name] => ("/v2/models/{name}", *name, "", "model"),
-            ["models", name, "ready"] => ("/v2/models/{name}/ready", *name, "", "model_ready"),
-            ["models", name, "infer"] => ("/v2/models/{name}/infer", *name, "", "infer"),
-            ["models", name, "versions", v] => ("/v2/models/{name}", *name, *v, "model"),
-            ["models", name, "versions", v, "ready"] => {
-                ("/v2/models/{name}/ready", *name, *v, "model_ready")
-            }
-            ["models", name, "versions", v, "infer"] => {
-                ("/v2/models/{name}/infer", *name, *v, "infer")
-            }
+        let (model, version, action) = match segments.as_slice() {
+            [] => ("", "", Action::ServerMetadata),
+            ["health", "live"] => ("", "", Action::Live),
+            ["health", "ready"] => ("", "", Action::Ready),
+            ["models", name] => (*name, "", Action::ModelMetadata),
+            ["models", name, "ready"] => (*name, "", Action::ModelReady),
+            ["models", name, "infer"] => (*name, "", Action::Infer),
+            ["models", name, "versions", v] => (*name, *v, Action::ModelMetadata),
+            ["models", name, "versions", v, "ready"] => (*name, *v, Action::ModelReady),
+            ["models", name, "versions", v, "infer"] => (*name, *v, Action::Infer),
             _ => {
                 let message = format!(
                     "no such path: {}; the paths are /v2, /v2/health/live, /v2/health/ready, \
@@ -139,7 +160,8 @@ impl V2 {
                 return ("unknown", error(StatusCode::NOT_FOUND, message));
             }
         };
-        let wanted = if action == "infer" {
+        let route = action.route();
+        let wanted = if action == Action::Infer {
             Method::POST
         } else {
             Method::GET
@@ -165,18 +187,15 @@ impl V2 {
 
     async fn answer(
         mut self,
-        action: &str,
+        action: Action,
         model: &str,
         version: &str,
         request: Request<Body>,
     ) -> Result<Response<Body>, Status> {
-        let call = Caller::of(&request);
-        let model_request = || ModelReadyRequest {
-            name: model.to_owned(),
-            version: version.to_owned(),
-        };
+        let call = Forwarded::of(&request);
+        let (name, version) = (model.to_owned(), version.to_owned());
         match action {
-            "metadata" => {
+            Action::ServerMetadata => {
                 let reply = self
                     .client
                     .server_metadata(call.wrap(ServerMetadataRequest {}))
@@ -186,29 +205,28 @@ impl V2 {
                     "name": reply.name, "version": reply.version, "extensions": reply.extensions,
                 })))
             }
-            "live" => Ok(yes_no(
+            Action::Live => Ok(yes_no(
                 self.client
                     .server_live(call.wrap(ServerLiveRequest {}))
                     .await?
                     .into_inner()
                     .live,
             )),
-            "ready" => Ok(yes_no(
+            Action::Ready => Ok(yes_no(
                 self.client
                     .server_ready(call.wrap(ServerReadyRequest {}))
                     .await?
                     .into_inner()
                     .ready,
             )),
-            "model_ready" => Ok(yes_no(
+            Action::ModelReady => Ok(yes_no(
                 self.client
-                    .model_ready(call.wrap(model_request()))
+                    .model_ready(call.wrap(ModelReadyRequest { name, version }))
                     .await?
                     .into_inner()
                     .ready,
             )),
-            "model" => {
-                let ModelReadyRequest { name, version } = model_request();
+            Action::ModelMetadata => {
                 let reply = self
                     .client
                     .model_metadata(call.wrap(ModelMetadataRequest { name, version }))
@@ -224,7 +242,7 @@ impl V2 {
                     "inputs": tensors(&reply.inputs), "outputs": tensors(&reply.outputs),
                 })))
             }
-            _ => self.infer(model, version, call, request).await,
+            Action::Infer => self.infer(model, &version, call, request).await,
         }
     }
 
@@ -232,7 +250,7 @@ impl V2 {
         mut self,
         model: &str,
         version: &str,
-        call: Caller,
+        call: Forwarded,
         request: Request<Body>,
     ) -> Result<Response<Body>, Status> {
         let header_length = match request.headers().get(HEADER_LENGTH) {
@@ -312,12 +330,12 @@ impl V2 {
 }
 
 /// What a REST request passes on to its gRPC call: the caller's token and address.
-struct Caller {
+struct Forwarded {
     authorization: Option<HeaderValue>,
     peer: Option<TcpConnectInfo>,
 }
 
-impl Caller {
+impl Forwarded {
     fn of(request: &Request<Body>) -> Self {
         Self {
             authorization: request.headers().get(header::AUTHORIZATION).cloned(),
