@@ -81,6 +81,15 @@ pub(super) async fn client_streaming(client: &Client) -> Outcome {
         payload: zeros(size),
         ..StreamingInputCallRequest::default()
     });
+    expect_aggregate(client, requests, 74_922).await
+}
+
+/// StreamingInputCall with `requests`, whose answer must be `expected` bytes in all.
+async fn expect_aggregate<const N: usize>(
+    client: &Client,
+    requests: [StreamingInputCallRequest; N],
+    expected: i32,
+) -> Outcome {
     let response = client
         .test()
         .streaming_input_call(tokio_stream::iter(requests))
@@ -88,7 +97,7 @@ pub(super) async fn client_streaming(client: &Client) -> Outcome {
         .map_err(failed("StreamingInputCall"))?
         .into_inner();
     let total = response.aggregated_payload_size;
-    check(total == 74_922, || {
+    check(total == expected, || {
         format!("aggregated_payload_size {total}")
     })
 }
@@ -120,16 +129,7 @@ pub(super) async fn client_compressed_streaming(client: &Client) -> Outcome {
             payload: zeros(45_904),
         },
     ];
-    let response = client
-        .test()
-        .streaming_input_call(tokio_stream::iter(requests))
-        .await
-        .map_err(failed("StreamingInputCall"))?
-        .into_inner();
-    let total = response.aggregated_payload_size;
-    check(total == 73_086, || {
-        format!("aggregated_payload_size {total}")
-    })
+    expect_aggregate(client, requests, 73_086).await
 }
 
 /// The responses' payload sizes of a stream, in order.
