@@ -7,6 +7,7 @@ use clap::{Parser, ValueEnum};
 use crate::{
     domain::{
         auth::{Tokens, TokensError},
+        feedback::StoreLocation,
         video::Limits,
     },
     server::{DEFAULT_LISTEN, ListenAddr, PlaygroundMode, Settings, TlsFiles},
@@ -91,6 +92,19 @@ pub struct Config {
     /// directory.
     #[arg(long, env = "GRPC_SHOWCASE_DATA_DIR", default_value_os_t = defaults().data_dir)]
     pub data_dir: PathBuf,
+
+    /// Where feedback is stored: sqlite:PATH (one server process; the default is
+    /// sqlite:DATA_DIR/feedback.sqlite3) or postgres://user:password@host:port/database,
+    /// which any number of replicas may share (see README, "Running several replicas").
+    /// The schema is created on first start. An unreachable database at start is an
+    /// error (exit status 2).
+    #[arg(
+        long,
+        env = "GRPC_SHOWCASE_FEEDBACK_STORE",
+        value_name = "URL",
+        value_parser = StoreLocationParser
+    )]
+    pub feedback_store: Option<StoreLocation>,
 
     /// The largest video frame the video service accepts, in pixels (width x height);
     /// the default is 4K UHD, 3840 x 2160. A JPEG or PNG frame is checked from its
@@ -272,6 +286,35 @@ pub enum LogFormat {
     Json,
 }
 
+/// Parses --feedback-store without echoing the value: clap's own message for an invalid
+/// value quotes it whole, password included (clap 4).
+#[derive(Debug, Clone, Copy)]
+struct StoreLocationParser;
+
+impl clap::builder::TypedValueParser for StoreLocationParser {
+    type Value = StoreLocation;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<StoreLocation, clap::Error> {
+        let invalid = |message: String| {
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("--feedback-store: {message}\n"),
+            )
+            .with_cmd(cmd)
+        };
+        value
+            .to_str()
+            .ok_or_else(|| invalid("the value is not UTF-8".to_owned()))?
+            .parse()
+            .map_err(invalid)
+    }
+}
+
 impl Config {
     /// The server settings these flags give; reads the --auth-tokens file.
     ///
@@ -291,6 +334,7 @@ impl Config {
             models_dir: self.models_dir.clone(),
             fraud_model: self.fraud_model.clone(),
             data_dir: self.data_dir.clone(),
+            feedback_store: self.feedback_store.clone(),
             frame_limits: Limits {
                 max_pixels: self.max_frame_pixels,
                 max_bytes: self.max_frame_bytes,

@@ -6,7 +6,7 @@ use std::{io::IsTerminal, process::ExitCode};
 use clap::Parser;
 use grpc_showcase::{
     config::{Config, LogFormat},
-    server::{self, Server},
+    server::{self, ServeError, Server},
 };
 use tracing_subscriber::EnvFilter;
 
@@ -79,7 +79,12 @@ async fn run(config: Config) -> ExitCode {
         Ok(server) => server,
         Err(err) => {
             tracing::error!("{err}");
-            return ExitCode::FAILURE;
+            // A feedback store that cannot be opened or reached is a setting to fix
+            // (--feedback-store, --data-dir), like an invalid flag: status 2.
+            return match err {
+                ServeError::Storage(_) => ExitCode::from(2),
+                _ => ExitCode::FAILURE,
+            };
         }
     };
     match server.serve(server::shutdown_signal()).await {

@@ -55,6 +55,7 @@ pub mod v2;
 use std::{convert::Infallible, future::Future, io, net::SocketAddr, sync::Arc};
 
 use http::{Request, Response};
+use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 use tonic::{body::Body, server::NamedService, service::Routes, transport::Channel};
 use tower::{ServiceBuilder, util::BoxCloneSyncService};
@@ -62,16 +63,17 @@ use tracing::{info, warn};
 
 use crate::{
     domain::{
-        feedback::{FeedbackStore, StoreError},
+        feedback::{self, FeedbackStore, StoreError, StoreLocation},
         health::{HealthRegistry, OVERALL, ServingStatus},
         models::{ModelEntry, ModelRegistry},
         streams::ActiveStreams,
     },
     proto::{
+        feedback::feedback_service_server::FeedbackServiceServer,
         fraud_detection::fraud_detection_service_server::FraudDetectionServiceServer,
         video::video_processing_server::VideoProcessingServer,
     },
-    services::{fraud_detection::FraudService, video::VideoService},
+    services::{feedback::FeedbackService, fraud_detection::FraudService, video::VideoService},
 };
 use layers::{auth, deadline, limit, message_limit, methods, metrics, quota};
 pub use listener::shutdown_signal;
@@ -170,8 +172,8 @@ impl Server {
 
     /// Binds every address of `addrs` (a TCP port 0 picks a free port; `unix:PATH` a Unix
     /// domain socket), loads the models of [`Settings::models_dir`] (a model that fails
-    /// to load is served as not ready) and opens the feedback database in
-    /// [`Settings::data_dir`].
+    /// to load is served as not ready) and opens the feedback store of
+    /// [`Settings::feedback_store`] (by default, SQLite in [`Settings::data_dir`]).
     ///
     /// # Errors
     /// [`ServeError::Listen`] when an address cannot be bound (in use, not permitted
@@ -198,20 +200,17 @@ impl Server {
             listeners.push(bound);
         }
         let models_dir = settings.models_dir.clone();
-        let data_dir = settings.data_dir.clone();
-        let watch_buffer = settings.feedback_watch_buffer;
-        // Reading models and opening the database are blocking work: keep them off the
-        // async workers.
-        let (models, feedback) = tokio::task::spawn_blocking(move || {
-            (
-                ModelRegistry::load_dir(&models_dir),
-                FeedbackStore::open(&data_dir, watch_buffer),
-            )
-        })
-        .await
-        .map_err(|err| ServeError::Io(io::Error::other(err)))?;
-        let feedback = feedback.map_err(ServeError::Storage)?;
-        info!(database = %feedback.path().display(), "feedback database open");
+        // Reading models is blocking work: keep it off the async workers.
+        let models = tokio::task::spawn_blocking(move || ModelRegistry::load_dir(&models_dir))
+            .await
+            .map_err(|err| ServeError::Io(io::Error::other(err)))?;
+        let location = settings.feedback_store.clone().unwrap_or_else(|| {
+            StoreLocation::Sqlite(settings.data_dir.join(feedback::store::DATABASE_FILE))
+        });
+        let feedback = FeedbackStore::open_at(&location, settings.feedback_watch_buffer)
+            .await
+            .map_err(ServeError::Storage)?;
+        info!(database = %feedback.location(), "feedback database open");
         Ok(Self {
             listeners,
             settings,
@@ -284,6 +283,7 @@ impl Server {
         let known_methods = methods::methods(&routes::DESCRIPTOR_SETS);
         let metrics = metrics::Metrics::new(&known_methods, streams.clone());
         let host = host_name();
+        let available = feedback.available();
         let (routes, names) =
             routes::routes(&settings, &health, &streams, &models, feedback, &host)?;
         let grpc = grpc_stack(&settings, &known_methods, metrics.clone(), routes);
@@ -291,6 +291,7 @@ impl Server {
         let service = edge::service(&settings, grpc, metrics, upstream, playground)?;
 
         set_serving(&health, &names, &settings, &models);
+        tokio::spawn(follow_feedback_store(health.clone(), available));
         edge::log_settings(&settings);
         let scheme = if tls.is_some() { "TLS" } else { "plaintext" };
         for addr in &local_addrs {
@@ -373,6 +374,24 @@ fn grpc_stack(
             )
             .service(routes),
     )
+}
+
+/// Keeps the feedback service's health status on the store's: NOT_SERVING while its
+/// database cannot be reached (the other services are not affected), SERVING again when
+/// it returns. Ends when the store does.
+async fn follow_feedback_store(health: HealthRegistry, mut available: watch::Receiver<bool>) {
+    let name = <FeedbackServiceServer<FeedbackService> as NamedService>::NAME;
+    loop {
+        let status = if *available.borrow_and_update() {
+            ServingStatus::Serving
+        } else {
+            ServingStatus::NotServing
+        };
+        health.set(name, status);
+        if available.changed().await.is_err() {
+            return;
+        }
+    }
 }
 
 /// Every service in `names` SERVING, and the whole server; the fraud service only with

@@ -9,7 +9,7 @@ use std::{
     time::Duration,
 };
 
-use crate::domain::{auth::Tokens, video::Limits};
+use crate::domain::{auth::Tokens, feedback::StoreLocation, video::Limits};
 
 pub use super::tls::TlsFiles;
 
@@ -104,8 +104,11 @@ pub struct Settings {
     pub models_dir: PathBuf,
     /// The id of the model that `FraudDetectionService` scores with.
     pub fraud_model: String,
-    /// The directory of the feedback database (created on first start).
+    /// The directory of the feedback database (created on first start), when
+    /// `feedback_store` is `None`.
     pub data_dir: PathBuf,
+    /// Where feedback is stored; `None`: `data_dir/feedback.sqlite3`.
+    pub feedback_store: Option<StoreLocation>,
     /// How many feedbacks a WatchFeedback watcher may fall behind before it is told it
     /// lagged.
     pub feedback_watch_buffer: usize,
@@ -204,6 +207,7 @@ impl Default for Settings {
             models_dir: PathBuf::from("models"),
             fraud_model: "fraud".to_owned(),
             data_dir: PathBuf::from("data"),
+            feedback_store: None,
             feedback_watch_buffer: 1024,
             frame_limits: Limits::default(),
             auth: None,

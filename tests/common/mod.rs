@@ -4,6 +4,7 @@
 
 pub mod certs;
 pub mod lessons;
+pub mod postgres;
 pub mod process;
 pub mod running;
 pub mod video;

@@ -3,13 +3,13 @@
 //! [`validate`] checks a feedback, [`analyze`] gives its sentiment with VADER
 //! (Hutto & Gilbert, 2014, "VADER: A Parsimonious Rule-based Model for Sentiment Analysis
 //! of Social Media Text", ICWSM-14), [`reply`] words the answer, and [`FeedbackStore`]
-//! stores feedback durably in SQLite and tells watchers about it.
+//! stores feedback durably, in SQLite or PostgreSQL, and tells watchers about it.
 
 pub mod store;
 
 use std::fmt;
 
-pub use store::{FeedbackStore, ListQuery, Page, StoreError, WatchEvent};
+pub use store::{FeedbackStore, ListQuery, Page, StoreError, StoreLocation, WatchEvent};
 
 /// The longest consumer id, in bytes.
 pub const MAX_CONSUMER_ID_BYTES: usize = 128;

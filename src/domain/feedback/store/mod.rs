@@ -1,19 +1,26 @@
-//! Durable feedback storage in SQLite, with live notification of watchers.
+//! Durable feedback storage, in SQLite (the default) or PostgreSQL, with live
+//! notification of watchers.
 //!
-//! One writer thread owns the write connection. Appends queue up on a channel; the
-//! writer takes every append waiting (up to [`MAX_BATCH`]), inserts them in one
-//! transaction and commits (group commit: one disk sync for many feedbacks), then
-//! answers each append and broadcasts the stored feedback to watchers. So an append
-//! returns only once its feedback is on disk, and watchers only ever see stored
-//! feedback, in id order. The database runs in WAL mode with `synchronous=FULL`: a
-//! committed transaction survives a crash of the process or of the machine.
+//! One writer owns the writes. Appends queue up on a channel; the writer takes every
+//! append waiting (up to [`MAX_BATCH`]), inserts them in one transaction and commits
+//! (group commit: one disk sync for many feedbacks), then answers each append. So an
+//! append returns only once its feedback is committed, and watchers only ever see
+//! committed feedback, in id order.
 //!
-//! Reads (pages, replays) open their own read-only connection on tokio's blocking
-//! pool; WAL lets them run while the writer writes. No database call ever runs on an
-//! async worker thread.
+//! - **SQLite** ([`FeedbackStore::open`]): one process. The writer is a thread with the
+//!   write connection; it broadcasts each batch to the watchers itself. WAL mode with
+//!   `synchronous=FULL`: a committed transaction survives a crash of the process or of
+//!   the machine. Reads open their own read-only connection on tokio's blocking pool;
+//!   WAL lets them run while the writer writes.
+//! - **PostgreSQL** ([`FeedbackStore::connect`]): any number of replicas on one
+//!   database. Each replica's writer is a task; ids follow the global commit order, and
+//!   each replica's tail task reads what any replica committed and broadcasts it to its
+//!   own watchers (see [`postgres`] for how the order is kept).
 //!
-//! Here: the store's handle ([`FeedbackStore`]) and the watchers; `schema.rs` opens the
-//! database and migrates it, `writer.rs` is the writer thread, `reads.rs` the page query.
+//! Here: the store's handle ([`FeedbackStore`]) and the watchers; `location.rs` parses
+//! `--feedback-store`; `schema.rs` opens the SQLite database and migrates it,
+//! `writer.rs` is its writer thread, `reads.rs` its page query; `postgres/` the
+//! PostgreSQL store.
 
 use std::{
     fmt,
@@ -25,12 +32,15 @@ use std::{
 };
 
 use futures::Stream;
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{Notify, broadcast, mpsc, oneshot, watch};
 
 use super::Sentiment;
+pub use location::{StoreLocation, redact};
 pub use writer::MAX_BATCH;
-use writer::{Append, Writer};
+use writer::Writer;
 
+mod location;
+pub mod postgres;
 mod reads;
 mod schema;
 mod writer;
@@ -41,11 +51,11 @@ pub const DATABASE_FILE: &str = "feedback.sqlite3";
 /// Why the store failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreError {
-    /// The data directory or database file could not be created or opened.
+    /// The database could not be created, opened, reached or migrated.
     Open(String),
-    /// SQLite reported an error.
+    /// The database reported an error, or could not be reached.
     Database(String),
-    /// The writer thread has stopped (the store is shutting down).
+    /// The writer has stopped (the store is shutting down).
     Closed,
 }
 
@@ -159,49 +169,152 @@ impl Receipt {
     }
 }
 
+/// One queued feedback and where to say it is stored.
+struct Append {
+    /// What to store.
+    feedback: NewFeedback,
+    /// Told once the feedback is committed, or why it is not.
+    stored: oneshot::Sender<Result<StoredFeedback, StoreError>>,
+}
+
+/// Where a store reads pages from.
+#[derive(Clone)]
+enum Reads {
+    /// The SQLite database file: each read opens a read-only connection.
+    Sqlite(PathBuf),
+    /// The PostgreSQL pool.
+    Postgres(deadpool_postgres::Pool),
+}
+
 /// The feedback store. Cheap to clone: clones share the database and the writer.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct FeedbackStore {
-    /// The database file, for read connections.
-    path: PathBuf,
-    /// Appends for the writer thread.
+    /// Where it is, for logs (a URL without its password).
+    location: StoreLocation,
+    /// Where pages are read from.
+    reads: Reads,
+    /// Appends for the writer.
     appends: mpsc::Sender<Append>,
     /// Every stored feedback, for watchers.
     events: broadcast::Sender<Arc<StoredFeedback>>,
-    /// The id of the last committed feedback (0 when none).
+    /// The id of the last feedback broadcast (0 when none).
     last_id: Arc<AtomicI64>,
+    /// Whether the database answered lately (always true for SQLite).
+    available: watch::Receiver<bool>,
+}
+
+impl fmt::Debug for FeedbackStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FeedbackStore")
+            .field("location", &self.location)
+            .finish_non_exhaustive()
+    }
 }
 
 impl FeedbackStore {
-    /// Opens (creating on first use) `data_dir/feedback.sqlite3`, runs the schema
-    /// migrations, and starts the writer thread. A watcher may fall `watch_buffer`
-    /// feedbacks behind before it is told it lagged. Blocking: call it off the async
-    /// workers.
+    /// Opens (creating on first use) `data_dir/feedback.sqlite3`: see
+    /// [`FeedbackStore::open_sqlite`].
+    ///
+    /// # Errors
+    /// As [`FeedbackStore::open_sqlite`].
+    pub fn open(data_dir: &Path, watch_buffer: usize) -> Result<Self, StoreError> {
+        Self::open_sqlite(&data_dir.join(DATABASE_FILE), watch_buffer)
+    }
+
+    /// Opens (creating on first use, with its directory) the SQLite database `path`, runs
+    /// the schema migrations, and starts the writer thread. A watcher may fall
+    /// `watch_buffer` feedbacks behind before it is told it lagged. Blocking: call it off
+    /// the async workers.
     ///
     /// # Errors
     /// [`StoreError::Open`] when the directory or database cannot be created or opened,
     /// or the database was written by a newer version of this server.
-    pub fn open(data_dir: &Path, watch_buffer: usize) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(data_dir)
-            .map_err(|err| StoreError::Open(format!("{}: {err}", data_dir.display())))?;
-        let path = data_dir.join(DATABASE_FILE);
-        let (conn, last_id) = schema::open(&path)?;
+    pub fn open_sqlite(path: &Path, watch_buffer: usize) -> Result<Self, StoreError> {
+        if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|err| StoreError::Open(format!("{}: {err}", dir.display())))?;
+        }
+        let (conn, last_id) = schema::open(path)?;
 
         let (appends, queue) = mpsc::channel(4 * MAX_BATCH);
         let (events, _) = broadcast::channel(watch_buffer.max(1));
         let last_id = Arc::new(AtomicI64::new(last_id));
         Writer::start(conn, queue, events.clone(), Arc::clone(&last_id))?;
         Ok(Self {
-            path,
+            location: StoreLocation::Sqlite(path.to_owned()),
+            reads: Reads::Sqlite(path.to_owned()),
             appends,
             events,
             last_id,
+            available: watch::channel(true).1,
         })
     }
 
-    /// The database file.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Connects to the PostgreSQL database at `url`, migrates it (creating the schema on
+    /// first use; replicas starting together take turns), and starts this replica's
+    /// writer and tail tasks (see [`postgres`]). Must be called within a tokio runtime.
+    ///
+    /// # Errors
+    /// [`StoreError::Open`], naming the URL without its password, when the URL is
+    /// invalid, the database cannot be reached in 5 s, or its schema is newer than this
+    /// server's.
+    pub async fn connect(url: &str, watch_buffer: usize) -> Result<Self, StoreError> {
+        let connected = postgres::connect(url).await?;
+        let (appends, queue) = mpsc::channel(4 * MAX_BATCH);
+        let (events, _) = broadcast::channel(watch_buffer.max(1));
+        let last_id = Arc::new(AtomicI64::new(connected.last_id));
+        let (available_tx, available) = watch::channel(true);
+        let wake = Arc::new(Notify::new());
+        postgres::writer::start(connected.pool.clone(), queue, Arc::clone(&wake));
+        postgres::tail::Tail {
+            pool: connected.pool.clone(),
+            config: connected.config,
+            events: events.clone(),
+            last_id: Arc::clone(&last_id),
+            available: available_tx,
+            wake,
+        }
+        .start();
+        Ok(Self {
+            location: StoreLocation::Postgres(url.to_owned()),
+            reads: Reads::Postgres(connected.pool),
+            appends,
+            events,
+            last_id,
+            available,
+        })
+    }
+
+    /// Opens the store at `location`: [`FeedbackStore::open_sqlite`] (on the blocking
+    /// pool) or [`FeedbackStore::connect`].
+    ///
+    /// # Errors
+    /// As those.
+    pub async fn open_at(
+        location: &StoreLocation,
+        watch_buffer: usize,
+    ) -> Result<Self, StoreError> {
+        match location {
+            StoreLocation::Sqlite(path) => {
+                let path = path.clone();
+                tokio::task::spawn_blocking(move || Self::open_sqlite(&path, watch_buffer))
+                    .await
+                    .map_err(|err| StoreError::Open(format!("open task failed: {err}")))?
+            }
+            StoreLocation::Postgres(url) => Self::connect(url, watch_buffer).await,
+        }
+    }
+
+    /// Where the store is (its `Display` hides a URL's password).
+    pub fn location(&self) -> &StoreLocation {
+        &self.location
+    }
+
+    /// Whether the database answers: always true for SQLite; for PostgreSQL, whether the
+    /// last of the reads made at least every second reached it. Changes are sent to the
+    /// receiver.
+    pub fn available(&self) -> watch::Receiver<bool> {
+        self.available.clone()
     }
 
     /// Stores `feedback`; returns once it is committed to disk.
@@ -234,10 +347,15 @@ impl FeedbackStore {
     /// # Errors
     /// [`StoreError::Database`] when the read fails.
     pub async fn list(&self, query: ListQuery) -> Result<Page, StoreError> {
-        let path = self.path.clone();
-        tokio::task::spawn_blocking(move || reads::read_page(&path, &query))
-            .await
-            .map_err(|err| StoreError::Database(format!("read task failed: {err}")))?
+        match &self.reads {
+            Reads::Sqlite(path) => {
+                let path = path.clone();
+                tokio::task::spawn_blocking(move || reads::read_page(&path, &query))
+                    .await
+                    .map_err(|err| StoreError::Database(format!("read task failed: {err}")))?
+            }
+            Reads::Postgres(pool) => postgres::read_page(pool, &query).await,
+        }
     }
 
     /// Stored feedback matching the filters of `query` (its `after_id` and `limit` are

@@ -11,21 +11,13 @@ use std::{
 };
 
 use rusqlite::{Connection, OptionalExtension, params};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc};
 
-use super::{NewFeedback, StoreError, StoredFeedback};
+use super::{Append, StoreError, StoredFeedback};
 use crate::domain::feedback::Sentiment;
 
 /// The most appends committed in one transaction.
 pub const MAX_BATCH: usize = 256;
-
-/// One queued feedback and where to say it is stored.
-pub(super) struct Append {
-    /// What to store.
-    pub(super) feedback: NewFeedback,
-    /// Told once the feedback is committed, or why it is not.
-    pub(super) stored: oneshot::Sender<Result<StoredFeedback, StoreError>>,
-}
 
 /// The writer thread's state.
 pub(super) struct Writer {
