@@ -3,6 +3,7 @@
 use futures::StreamExt;
 
 use super::*;
+use crate::domain::feedback::Sentiment;
 
 fn new(consumer: &str, text: &str) -> NewFeedback {
     let (sentiment, sentiment_score) = crate::domain::feedback::analyze(text);

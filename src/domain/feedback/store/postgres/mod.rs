@@ -155,10 +155,9 @@ async fn migrate(client: &mut deadpool_postgres::Client) -> Result<(), String> {
     if version < known {
         tx.execute("DELETE FROM feedback_schema", &[])
             .await
-            .and(
-                tx.execute("INSERT INTO feedback_schema VALUES ($1)", &[&known])
-                    .await,
-            )
+            .map_err(|e| describe(&e))?;
+        tx.execute("INSERT INTO feedback_schema VALUES ($1)", &[&known])
+            .await
             .map_err(|e| describe(&e))?;
     }
     tx.commit().await.map_err(|e| describe(&e))
