@@ -6,6 +6,7 @@ use std::{collections::HashMap, sync::Arc};
 
 use deadpool_postgres::Pool;
 use tokio::sync::{Notify, mpsc};
+use tokio_postgres::types::ToSql;
 
 use super::{CHANNEL, COMMIT_LOCK, database, from_row};
 use crate::domain::feedback::store::{Append, MAX_BATCH, StoreError, StoredFeedback};
@@ -44,18 +45,44 @@ pub(in crate::domain::feedback::store) fn start(
     });
 }
 
+/// The statements of a commit, prepared once per connection (deadpool's statement
+/// cache): a statement given as text would cost a round trip to prepare every time.
+const LOCK: &str = "SELECT pg_advisory_xact_lock($1)";
+const LOOKUP: &str = "SELECT id, consumer_id, feedback, stored_at_unix_ms, sentiment,
+                             sentiment_score, idempotency_key
+                      FROM feedback
+                      WHERE (consumer_id, idempotency_key) IN
+                            (SELECT * FROM unnest($1::text[], $2::text[]))";
+const LAST: &str = "SELECT COALESCE(MAX(id), 0)::int8,
+                           (extract(epoch FROM clock_timestamp()) * 1000)::int8
+                    FROM feedback";
+const INSERT: &str =
+    "INSERT INTO feedback (id, consumer_id, feedback, stored_at_unix_ms, sentiment,
+                                            sentiment_score, idempotency_key)
+                      SELECT * FROM unnest($1::int8[], $2::text[], $3::text[], $4::int8[],
+                                           $5::text[], $6::float8[], $7::text[])";
+const NOTIFY: &str = "SELECT pg_notify($1, $2)";
+
 /// Commits `batch` in one transaction and gives each feedback as stored: new ones
 /// numbered after the largest id, and for an idempotency key stored before (or earlier
 /// in the batch), the feedback stored then.
+///
+/// The commit lock is held from its statement to COMMIT, so the statements after it are
+/// pipelined (tokio-postgres sends queries polled together without waiting for each
+/// answer; PostgreSQL runs them in order): lock, key lookup and largest id in one round
+/// trip, insert and notify in a second, then COMMIT.
 async fn commit(pool: &Pool, batch: &[Append]) -> Result<Vec<StoredFeedback>, StoreError> {
     let mut client = pool.get().await.map_err(database)?;
     let tx = client.transaction().await.map_err(database)?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&COMMIT_LOCK])
-        .await
-        .map_err(database)?;
+    let (lock, lookup, last, insert, notify) = futures::try_join!(
+        tx.prepare_cached(LOCK),
+        tx.prepare_cached(LOOKUP),
+        tx.prepare_cached(LAST),
+        tx.prepare_cached(INSERT),
+        tx.prepare_cached(NOTIFY),
+    )
+    .map_err(database)?;
 
-    // Feedback already stored under the batch's idempotency keys, by (consumer, key).
-    let mut known: HashMap<(&str, &str), StoredFeedback> = HashMap::new();
     let (consumers, keys): (Vec<&str>, Vec<&str>) = batch
         .iter()
         .filter_map(|append| {
@@ -64,42 +91,35 @@ async fn commit(pool: &Pool, batch: &[Append]) -> Result<Vec<StoredFeedback>, St
             Some((feedback.consumer_id.as_str(), key))
         })
         .unzip();
-    if !keys.is_empty() {
-        let rows = tx
-            .query(
-                "SELECT id, consumer_id, feedback, stored_at_unix_ms, sentiment,
-                        sentiment_score, idempotency_key
-                 FROM feedback
-                 WHERE (consumer_id, idempotency_key) IN
-                       (SELECT * FROM unnest($1::text[], $2::text[]))",
-                &[&consumers, &keys],
-            )
-            .await
-            .map_err(database)?;
-        for row in &rows {
-            let found = from_row(row);
-            let stored_key: &str = row.get(6);
-            // The batch's own (consumer, key) pair, borrowed for as long as the batch.
-            let pair = consumers
-                .iter()
-                .zip(&keys)
-                .find(|(consumer, key)| **key == stored_key && **consumer == found.consumer_id);
-            if let Some((consumer, key)) = pair {
-                known.insert((consumer, key), found);
+    // Under the lock, the largest id is the last one committed by any replica, and no
+    // other replica can store one of the batch's keys meanwhile.
+    let (_, found, row) = futures::try_join!(
+        tx.execute(&lock, &[&COMMIT_LOCK]),
+        async {
+            if keys.is_empty() {
+                Ok(Vec::new())
+            } else {
+                tx.query(&lookup, &[&consumers, &keys]).await
             }
+        },
+        tx.query_one(&last, &[]),
+    )
+    .map_err(database)?;
+
+    // Feedback already stored under the batch's idempotency keys, by (consumer, key).
+    let mut known: HashMap<(&str, &str), StoredFeedback> = HashMap::new();
+    for row in &found {
+        let found = from_row(row);
+        let stored_key: &str = row.get(6);
+        // The batch's own (consumer, key) pair, borrowed for as long as the batch.
+        let pair = consumers
+            .iter()
+            .zip(&keys)
+            .find(|(consumer, key)| **key == stored_key && **consumer == found.consumer_id);
+        if let Some((consumer, key)) = pair {
+            known.insert((consumer, key), found);
         }
     }
-
-    // Under the lock, the largest id is the last one committed by any replica.
-    let row = tx
-        .query_one(
-            "SELECT COALESCE(MAX(id), 0)::int8,
-                    (extract(epoch FROM clock_timestamp()) * 1000)::int8
-             FROM feedback",
-            &[],
-        )
-        .await
-        .map_err(database)?;
     let (mut next_id, stored_at_unix_ms): (i64, i64) = (row.get::<_, i64>(0) + 1, row.get(1));
 
     let mut stored = Vec::with_capacity(batch.len());
@@ -137,21 +157,15 @@ async fn commit(pool: &Pool, batch: &[Append]) -> Result<Vec<StoredFeedback>, St
         let labels: Vec<&str> = new.iter().map(|(f, _)| f.sentiment.as_str()).collect();
         let scores: Vec<f64> = new.iter().map(|(f, _)| f.sentiment_score).collect();
         let keys: Vec<Option<&str>> = new.iter().map(|(_, key)| *key).collect();
-        tx.execute(
-            "INSERT INTO feedback (id, consumer_id, feedback, stored_at_unix_ms, sentiment,
-                                   sentiment_score, idempotency_key)
-             SELECT * FROM unnest($1::int8[], $2::text[], $3::text[], $4::int8[], $5::text[],
-                                  $6::float8[], $7::text[])",
-            &[&ids, &consumers, &texts, &stamps, &labels, &scores, &keys],
+        let last_id = last.id.to_string();
+        let rows: [&(dyn ToSql + Sync); 7] =
+            [&ids, &consumers, &texts, &stamps, &labels, &scores, &keys];
+        let notice: [&(dyn ToSql + Sync); 2] = [&CHANNEL, &last_id];
+        futures::try_join!(
+            tx.execute(&insert, &rows),
+            // Delivered to every LISTEN connection when (and only if) the commit succeeds.
+            tx.execute(&notify, &notice),
         )
-        .await
-        .map_err(database)?;
-        // Delivered to every LISTEN connection when (and only if) the commit succeeds.
-        tx.execute(
-            "SELECT pg_notify($1, $2)",
-            &[&CHANNEL, &last.id.to_string()],
-        )
-        .await
         .map_err(database)?;
     }
     tx.commit().await.map_err(database)?;
