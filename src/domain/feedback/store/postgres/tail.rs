@@ -1,6 +1,7 @@
 //! The replica's tail task: reads the feedback committed by any replica, in id order,
 //! and broadcasts it to this replica's watchers; and the LISTEN connection that wakes it
-//! when another replica commits. The tail's reads double as the database's health check.
+//! when another replica commits. Without watchers it reads only the last id. The tail's
+//! reads double as the database's health check.
 
 use std::{
     sync::{
@@ -15,8 +16,8 @@ use futures::StreamExt;
 use tokio::sync::{Notify, broadcast, watch};
 use tokio_postgres::{AsyncMessage, NoTls};
 
-use super::{CHANNEL, ListQuery, read_page};
-use crate::domain::feedback::store::StoredFeedback;
+use super::{CHANNEL, ListQuery, database, read_page};
+use crate::domain::feedback::store::{StoreError, StoredFeedback};
 
 /// The longest the tail waits between two reads when nothing wakes it: the delay of a
 /// feedback whose notification was lost, and how soon a lost or returned database is
@@ -59,6 +60,25 @@ impl Tail {
             // A wake-up while a read runs is kept (Notify stores one permit): no commit
             // goes unread.
             let _ = tokio::time::timeout(POLL, self.wake.notified()).await;
+            if self.events.receiver_count() == 0 {
+                // No watcher here: skip the rows, keep only the last id, so that a watcher
+                // that starts now gets what is committed from now on. The count is checked
+                // again after the read: a watcher that subscribed before the read may want
+                // any row it returns.
+                match last_committed(&self.pool).await {
+                    Ok(last) if self.events.receiver_count() == 0 => {
+                        self.set_available(true, None);
+                        cursor = cursor.max(last);
+                        self.last_id.store(cursor, Ordering::SeqCst);
+                        continue;
+                    }
+                    Ok(_) => {}
+                    Err(err) => {
+                        self.set_available(false, Some(&err.to_string()));
+                        continue;
+                    }
+                }
+            }
             loop {
                 let query = ListQuery {
                     after_id: cursor,
@@ -101,6 +121,17 @@ impl Tail {
             }
         }
     }
+}
+
+/// The largest id committed.
+async fn last_committed(pool: &Pool) -> Result<i64, StoreError> {
+    let client = pool.get().await.map_err(database)?;
+    let last = client
+        .prepare_cached("SELECT COALESCE(MAX(id), 0)::int8 FROM feedback")
+        .await
+        .map_err(database)?;
+    let row = client.query_one(&last, &[]).await.map_err(database)?;
+    Ok(row.get(0))
 }
 
 /// Keeps one connection LISTENing on the commit channel, waking the tail at each
