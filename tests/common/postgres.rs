@@ -169,22 +169,26 @@ impl Cluster {
         );
     }
 
-    /// Runs one of PostgreSQL's programs, as the cluster's user.
-    fn run(&self, program: &str, args: &[&str]) {
+    /// One of PostgreSQL's programs, to run as the cluster's user.
+    fn command(&self, program: &str) -> Command {
         let program = self.bin.join(program);
-        let mut command = match &self.run_as {
+        match &self.run_as {
             Some(user) => {
                 let mut command = Command::new("runuser");
                 command.args(["-u", user, "--"]).arg(&program);
                 command
             }
             None => Command::new(&program),
-        };
-        let output = command.args(args).output().unwrap();
+        }
+    }
+
+    /// Runs one of PostgreSQL's programs, as the cluster's user; fails the test when it
+    /// fails.
+    fn run(&self, program: &str, args: &[&str]) {
+        let output = self.command(program).args(args).output().unwrap();
         assert!(
             output.status.success(),
-            "{} {args:?}: {}{}",
-            program.display(),
+            "{program} {args:?}: {}{}",
             String::from_utf8_lossy(&output.stdout),
             String::from_utf8_lossy(&output.stderr)
         );
@@ -195,16 +199,8 @@ impl Drop for Postgres {
     fn drop(&mut self) {
         if let Some(cluster) = &self.cluster {
             let data = cluster.data().display().to_string();
-            let program = cluster.bin.join("pg_ctl");
-            let mut command = match &cluster.run_as {
-                Some(user) => {
-                    let mut command = Command::new("runuser");
-                    command.args(["-u", user, "--"]).arg(&program);
-                    command
-                }
-                None => Command::new(&program),
-            };
-            let _ = command
+            let _ = cluster
+                .command("pg_ctl")
                 .args(["stop", "-m", "immediate", "-D", &data])
                 .output();
         }

@@ -42,16 +42,6 @@ pub(super) fn read_page(path: &Path, query: &ListQuery) -> Result<Page, StoreErr
             })
         },
     )?;
-    let mut items = rows.collect::<Result<Vec<_>, _>>()?;
-    // One more row than asked tells whether there is a next page.
-    let next_after_id = if items.len() > limit {
-        items.truncate(limit);
-        items.last().map(|f| f.id)
-    } else {
-        None
-    };
-    Ok(Page {
-        items,
-        next_after_id,
-    })
+    let items = rows.collect::<Result<Vec<_>, _>>()?;
+    Ok(Page::from_rows(items, limit))
 }

@@ -98,6 +98,23 @@ pub struct Page {
     pub next_after_id: Option<i64>,
 }
 
+impl Page {
+    /// The page of `rows`, read with a limit of `limit + 1`: one more row than asked
+    /// tells that there is a next page (and is left out).
+    pub(super) fn from_rows(mut items: Vec<StoredFeedback>, limit: usize) -> Self {
+        let next_after_id = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(|f| f.id)
+        } else {
+            None
+        };
+        Page {
+            items,
+            next_after_id,
+        }
+    }
+}
+
 /// One event of a watch.
 #[derive(Debug, Clone, PartialEq)]
 pub enum WatchEvent {

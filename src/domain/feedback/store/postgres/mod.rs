@@ -190,18 +190,8 @@ pub(super) async fn read_page(pool: &Pool, query: &ListQuery) -> Result<Page, St
         )
         .await
         .map_err(database)?;
-    let mut items: Vec<StoredFeedback> = rows.iter().map(from_row).collect();
-    // One more row than asked tells whether there is a next page.
-    let next_after_id = if items.len() > limit {
-        items.truncate(limit);
-        items.last().map(|f| f.id)
-    } else {
-        None
-    };
-    Ok(Page {
-        items,
-        next_after_id,
-    })
+    let items: Vec<StoredFeedback> = rows.iter().map(from_row).collect();
+    Ok(Page::from_rows(items, limit))
 }
 
 /// A feedback from a row of `id, consumer_id, feedback, stored_at_unix_ms, sentiment,
