@@ -1,7 +1,7 @@
 //! The feedback store in PostgreSQL, shared by any number of server processes.
 //!
 //! # One global order
-//! Every replica has its own writer task ([`writer`]) doing group commit, as the SQLite
+//! Every replica has its own writer task (`writer.rs`) doing group commit, as the SQLite
 //! store's writer thread does. To give feedback one global order, every batch's
 //! transaction first takes one transaction-level advisory lock
 //! (`pg_advisory_xact_lock(COMMIT_LOCK)`), then numbers its feedback after the largest id
@@ -14,11 +14,11 @@
 //! replicas commit one after the other; group commit keeps them few.
 //!
 //! # Watchers on every replica
-//! Each replica's tail task ([`tail`]) reads `id > last` in id order and broadcasts what
+//! Each replica's tail task (`tail.rs`) reads `id > last` in id order and broadcasts what
 //! it finds to that replica's watchers, so every watcher, on any replica, sees every
 //! feedback in the same order. It reads when this replica's writer has committed, when
 //! another replica's commit sends `NOTIFY feedback` (one LISTEN connection per replica),
-//! and at least every [`tail::POLL`], so a lost notification only delays.
+//! and at least every second, so a lost notification only delays.
 //!
 //! # Faults
 //! Connections come from a deadpool pool. While the database is unreachable, appends
