@@ -48,6 +48,7 @@ pub mod linger;
 pub mod listener;
 pub mod playground;
 pub mod routes;
+mod serving;
 pub mod settings;
 pub mod tls;
 pub mod v2;
@@ -55,25 +56,20 @@ pub mod v2;
 use std::{convert::Infallible, future::Future, io, net::SocketAddr, sync::Arc};
 
 use http::{Request, Response};
-use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
-use tonic::{body::Body, server::NamedService, service::Routes, transport::Channel};
+use tonic::{body::Body, service::Routes, transport::Channel};
 use tower::{ServiceBuilder, util::BoxCloneSyncService};
-use tracing::{info, warn};
+use tracing::info;
 
 use crate::{
     domain::{
         feedback::{self, FeedbackStore, StoreError, StoreLocation},
-        health::{HealthRegistry, OVERALL, ServingStatus},
-        models::{ModelEntry, ModelRegistry},
+        health::HealthRegistry,
+        models::ModelRegistry,
         streams::ActiveStreams,
     },
-    proto::{
-        feedback::feedback_service_server::FeedbackServiceServer,
-        fraud_detection::fraud_detection_service_server::FraudDetectionServiceServer,
-        video::video_processing_server::VideoProcessingServer,
-    },
-    services::{feedback::FeedbackService, fraud_detection::FraudService, video::VideoService},
+    proto::video::video_processing_server::VideoProcessingServer,
+    services::video::VideoService,
 };
 use layers::{auth, deadline, limit, message_limit, methods, metrics, quota};
 pub use listener::shutdown_signal;
@@ -290,8 +286,8 @@ impl Server {
         let playground = settings.playground.enabled(&local_addrs);
         let service = edge::service(&settings, grpc, metrics, upstream, playground)?;
 
-        set_serving(&health, &names, &settings, &models);
-        tokio::spawn(follow_feedback_store(health.clone(), available));
+        serving::set_serving(&health, &names, &settings, &models);
+        tokio::spawn(serving::follow_feedback_store(health.clone(), available));
         edge::log_settings(&settings);
         let scheme = if tls.is_some() { "TLS" } else { "plaintext" };
         for addr in &local_addrs {
@@ -374,47 +370,4 @@ fn grpc_stack(
             )
             .service(routes),
     )
-}
-
-/// Keeps the feedback service's health status on the store's: NOT_SERVING while its
-/// database cannot be reached (the other services are not affected), SERVING again when
-/// it returns. Ends when the store does.
-async fn follow_feedback_store(health: HealthRegistry, mut available: watch::Receiver<bool>) {
-    let name = <FeedbackServiceServer<FeedbackService> as NamedService>::NAME;
-    loop {
-        let status = if *available.borrow_and_update() {
-            ServingStatus::Serving
-        } else {
-            ServingStatus::NotServing
-        };
-        health.set(name, status);
-        if available.changed().await.is_err() {
-            return;
-        }
-    }
-}
-
-/// Every service in `names` SERVING, and the whole server; the fraud service only with
-/// its model loaded and a decision threshold.
-fn set_serving(
-    health: &HealthRegistry,
-    names: &[String],
-    settings: &Settings,
-    models: &ModelRegistry,
-) {
-    for name in names {
-        health.set(name, ServingStatus::Serving);
-    }
-    let fraud_ready = matches!(
-        models.entry(&settings.fraud_model),
-        Some(ModelEntry::Ready(model)) if model.card().threshold.is_some()
-    );
-    if !fraud_ready {
-        warn!(model = %settings.fraud_model, "fraud model not ready: FraudDetectionService is NOT_SERVING");
-        health.set(
-            <FraudDetectionServiceServer<FraudService> as NamedService>::NAME,
-            ServingStatus::NotServing,
-        );
-    }
-    health.set(OVERALL, ServingStatus::Serving);
 }
