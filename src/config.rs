@@ -95,7 +95,9 @@ pub struct Config {
 
     /// Where feedback is stored: sqlite:PATH (one server process; the default is
     /// sqlite:DATA_DIR/feedback.sqlite3) or postgres://user:password@host:port/database,
-    /// which any number of replicas may share (see README, "Running several replicas").
+    /// which any number of replicas may share (see README, "Running several replicas"),
+    /// with libpq's sslmode (disable, prefer, require, verify-ca, verify-full) and
+    /// sslrootcert=PATH parameters for TLS.
     /// The schema is created on first start. An unreachable database at start is an
     /// error (exit status 2).
     #[arg(

@@ -28,6 +28,8 @@ struct Cluster {
     port: u16,
     /// The user the server runs as (`postgres` when the tests run as root).
     run_as: Option<String>,
+    /// More server options (`-c name=value ...`).
+    options: String,
 }
 
 impl Postgres {
@@ -37,6 +39,23 @@ impl Postgres {
         if let Ok(url) = std::env::var("GRPC_SHOWCASE_TEST_POSTGRES") {
             return Some(Self::external(&url, test));
         }
+        Self::cluster(None)
+    }
+
+    /// A cluster of this test's own that serves TLS (as well as plain connections) with
+    /// this PEM certificate chain and key; `None` as [`Postgres::start`], and also with
+    /// `GRPC_SHOWCASE_TEST_POSTGRES` (whose server's TLS this test cannot set).
+    pub fn start_tls(cert: &str, key: &str) -> Option<Self> {
+        if std::env::var_os("GRPC_SHOWCASE_TEST_POSTGRES").is_some() {
+            eprintln!(
+                "skipped: GRPC_SHOWCASE_TEST_POSTGRES is a server whose TLS this test cannot set"
+            );
+            return None;
+        }
+        Self::cluster(Some((cert, key)))
+    }
+
+    fn cluster(tls: Option<(&str, &str)>) -> Option<Self> {
         let Some(bin) = find_bin() else {
             assert!(
                 std::env::var_os("GRPC_SHOWCASE_REQUIRE_POSTGRES").is_none(),
@@ -60,11 +79,35 @@ impl Postgres {
             assert!(status.success(), "chown the cluster directory to postgres");
         }
         let port = free_port();
+        let mut options = String::new();
+        if let Some((cert, key)) = tls {
+            use std::os::unix::fs::PermissionsExt;
+            let (cert_file, key_file) =
+                (dir.path().join("server.crt"), dir.path().join("server.key"));
+            std::fs::write(&cert_file, cert).unwrap();
+            std::fs::write(&key_file, key).unwrap();
+            // PostgreSQL refuses a key that others can read.
+            std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+            if run_as.is_some() {
+                let status = Command::new("chown")
+                    .arg("postgres:postgres")
+                    .args([&cert_file, &key_file])
+                    .status()
+                    .unwrap();
+                assert!(status.success());
+            }
+            options = format!(
+                " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+                cert_file.display(),
+                key_file.display()
+            );
+        }
         let cluster = Cluster {
             dir,
             bin,
             port,
             run_as,
+            options,
         };
         cluster.run(
             "initdb",
@@ -103,6 +146,11 @@ impl Postgres {
             cluster: None,
             url: format!("{base}/{name}"),
         }
+    }
+
+    /// The port of this test's own cluster.
+    pub fn port(&self) -> Option<u16> {
+        self.cluster.as_ref().map(|cluster| cluster.port)
     }
 
     /// The URL of this test's database.
@@ -148,9 +196,10 @@ impl Cluster {
 
     fn pg_ctl_start(&self) {
         let options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200{}",
             self.port,
-            self.dir.path().display()
+            self.dir.path().display(),
+            self.options
         );
         self.run(
             "pg_ctl",

@@ -163,6 +163,7 @@ impl FeedbackStore {
         postgres::tail::Tail {
             pool: connected.pool.clone(),
             config: connected.config,
+            tls: connected.tls,
             events: events.clone(),
             last_id: Arc::clone(&last_id),
             available: available_tx,

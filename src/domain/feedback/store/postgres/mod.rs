@@ -20,6 +20,9 @@
 //! another replica's commit sends `NOTIFY feedback` (one LISTEN connection per replica),
 //! and at least every second, so a lost notification only delays.
 //!
+//! # TLS
+//! As libpq's `sslmode` and `sslrootcert` URL parameters say: see `tls.rs`.
+//!
 //! # Faults
 //! Connections come from a deadpool pool. While the database is unreachable, appends
 //! and reads fail with [`StoreError::Database`] (the service answers UNAVAILABLE) and
@@ -31,12 +34,14 @@
 use std::{str::FromStr, time::Duration};
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use tokio_postgres::{NoTls, Row};
+use tokio_postgres::Row;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::{ListQuery, Page, StoreError, StoredFeedback, location::redact};
 use crate::domain::feedback::Sentiment;
 
 pub(super) mod tail;
+mod tls;
 pub(super) mod writer;
 
 /// The advisory lock every commit of feedback takes (see the module docs): the bytes of
@@ -78,6 +83,8 @@ pub(super) struct Connected {
     pub(super) pool: Pool,
     /// The parsed URL, for the LISTEN connection.
     pub(super) config: tokio_postgres::Config,
+    /// TLS as the URL's `sslmode` asks, for the LISTEN connection.
+    pub(super) tls: MakeRustlsConnect,
     /// The largest id stored.
     pub(super) last_id: i64,
 }
@@ -90,14 +97,16 @@ pub(super) struct Connected {
 /// the database cannot be reached, or its schema is newer than this server's.
 pub(super) async fn connect(url: &str) -> Result<Connected, StoreError> {
     let open = |reason: String| StoreError::Open(format!("{}: {reason}", redact(url)));
-    let mut config = tokio_postgres::Config::from_str(url).map_err(|err| open(err.to_string()))?;
+    let tls = tls::prepare(url).map_err(open)?;
+    let mut config =
+        tokio_postgres::Config::from_str(&tls.url).map_err(|err| open(err.to_string()))?;
     config.connect_timeout(CONNECT_TIMEOUT);
     if config.get_application_name().is_none() {
         config.application_name("grpc-showcase");
     }
     let manager = Manager::from_config(
         config.clone(),
-        NoTls,
+        tls.connector.clone(),
         ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         },
@@ -120,6 +129,7 @@ pub(super) async fn connect(url: &str) -> Result<Connected, StoreError> {
     Ok(Connected {
         pool,
         config,
+        tls: tls.connector,
         last_id,
     })
 }

@@ -14,7 +14,8 @@ use std::{
 use deadpool_postgres::Pool;
 use futures::StreamExt;
 use tokio::sync::{Notify, broadcast, watch};
-use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_postgres::AsyncMessage;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::{CHANNEL, ListQuery, database, read_page};
 use crate::domain::feedback::store::{StoreError, StoredFeedback};
@@ -32,6 +33,8 @@ pub(in crate::domain::feedback::store) struct Tail {
     pub(in crate::domain::feedback::store) pool: Pool,
     /// The database's address, for the LISTEN connection.
     pub(in crate::domain::feedback::store) config: tokio_postgres::Config,
+    /// TLS for the LISTEN connection, as for the pool's.
+    pub(in crate::domain::feedback::store) tls: MakeRustlsConnect,
     /// Where stored feedback goes to this replica's watchers.
     pub(in crate::domain::feedback::store) events: broadcast::Sender<Arc<StoredFeedback>>,
     /// The id of the last feedback broadcast.
@@ -48,6 +51,7 @@ impl Tail {
     pub(in crate::domain::feedback::store) fn start(self) {
         tokio::spawn(listen(
             self.config.clone(),
+            self.tls.clone(),
             Arc::clone(&self.wake),
             self.available.clone(),
         ));
@@ -137,9 +141,14 @@ async fn last_committed(pool: &Pool) -> Result<i64, StoreError> {
 /// Keeps one connection LISTENing on the commit channel, waking the tail at each
 /// notification and after each (re)connection; reconnects after [`POLL`] when it is
 /// lost.
-async fn listen(config: tokio_postgres::Config, wake: Arc<Notify>, alive: watch::Sender<bool>) {
+async fn listen(
+    config: tokio_postgres::Config,
+    tls: MakeRustlsConnect,
+    wake: Arc<Notify>,
+    alive: watch::Sender<bool>,
+) {
     while !alive.is_closed() {
-        if let Ok((client, mut connection)) = config.connect(NoTls).await {
+        if let Ok((client, mut connection)) = config.connect(tls.clone()).await {
             let woken = Arc::clone(&wake);
             // The connection's messages: query results go to `client`, notifications
             // come out here. The stream ends when the connection does.
