@@ -29,10 +29,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run import ROOT, wait_for_port  # noqa: E402  (shared with bench/run.py)
+
 SERVER = ROOT / "target/release/grpc-showcase"
 LOAD = ROOT / "target/release/load"
 
@@ -41,17 +42,6 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def wait_port(port, seconds=30):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"nothing listens on {port} after {seconds} s")
 
 
 class Cluster:
@@ -105,8 +95,8 @@ def run_config(store, replicas, cluster, args):
                 )
             )
             ports.append(port)
-        for port in ports:
-            wait_port(port)
+        for port, server in zip(ports, servers):
+            wait_for_port(port, server)
         streams = args.streams // replicas
         loads = [
             subprocess.Popen(

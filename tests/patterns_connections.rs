@@ -10,7 +10,7 @@ use std::{path::Path, sync::Arc, time::Duration};
 use common::{
     TestServer,
     lessons::{DATA, assert_all, interact},
-    process::{run_binary, run_client, workspace_binary},
+    process::{free_port, run_binary, run_client, workspace_binary},
     running::Running,
 };
 use grpc_showcase::{
@@ -104,11 +104,7 @@ async fn keepalive_keeps_answering_connections_and_drops_silent_ones() {
 
 #[tokio::test]
 async fn wait_for_ready_fails_fast_then_waits_for_the_server() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let addr = format!("127.0.0.1:{port}");
     let mut server = None;
     let out = interact(

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use common::{
     list_all,
-    postgres::{Postgres, free_port},
-    process::command,
+    postgres::Postgres,
+    process::{command, free_port},
     running::{Running, server_binary},
 };
 use grpc_showcase::proto::feedback::{
@@ -47,6 +47,12 @@ fn request(consumer: &str, i: usize) -> FeedbackRequest {
         feedback: format!("delivery number {i} was wonderful"),
         ..FeedbackRequest::default()
     }
+}
+
+/// The ids of every stored feedback, read from `replica` in pages of `page_size`.
+async fn stored_ids(replica: &Running, page_size: u32) -> Vec<i64> {
+    let listed = list_all(&mut client(replica).await, page_size).await;
+    listed.into_iter().map(|(id, _, _)| id).collect()
 }
 
 /// A watcher's ids, collected in the order received until the watch ends or `expected`
@@ -150,9 +156,7 @@ async fn watchers_on_every_replica_see_one_global_order() {
 
     // Pages of 7, from two replicas, list the same feedback.
     for server in [&servers[0], &servers[2]] {
-        let listed = list_all(&mut client(server).await, 7).await;
-        let ids: Vec<i64> = listed.iter().map(|(id, _, _)| *id).collect();
-        assert_eq!(ids, acknowledged);
+        assert_eq!(stored_ids(server, 7).await, acknowledged);
     }
 }
 
@@ -194,11 +198,7 @@ async fn a_killed_replica_loses_nothing_acknowledged() {
 
     // A live replica keeps taking feedback.
     let more = send(servers[0].url(), "survivor".to_owned(), 20).await;
-    let listed: Vec<i64> = list_all(&mut client(&servers[1]).await, 50)
-        .await
-        .into_iter()
-        .map(|(id, _, _)| id)
-        .collect();
+    let listed = stored_ids(&servers[1], 50).await;
     for id in acknowledged.iter().chain(&more) {
         assert!(listed.contains(id), "acknowledged feedback #{id} is stored");
     }
@@ -284,11 +284,7 @@ async fn a_database_restart_is_unavailable_then_recovers() {
     // The pool drops the connections the restart broke: the next calls succeed.
     let after = send(servers[0].url(), "after".to_owned(), 30).await;
     before.extend(&after);
-    let listed: Vec<i64> = list_all(&mut client(&servers[1]).await, 25)
-        .await
-        .into_iter()
-        .map(|(id, _, _)| id)
-        .collect();
+    let listed = stored_ids(&servers[1], 25).await;
     for id in &before {
         assert!(listed.contains(id), "acknowledged feedback #{id} is stored");
     }

@@ -8,7 +8,7 @@ use std::process::Stdio;
 use common::{
     TestServer,
     certs::{TestCa, write},
-    process::{run_binary, run_client, tokio_command, workspace_binary},
+    process::{free_port, run_binary, run_client, tokio_command, workspace_binary},
     running::server_binary,
 };
 use grpc_showcase::{
@@ -135,11 +135,7 @@ async fn load_tool_measures_a_fixed_count_of_calls_and_stream_messages() {
 
 #[tokio::test]
 async fn startup_tool_times_the_binary_to_serving_with_every_model_ready() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let data = tempfile::tempdir().unwrap();
     let listen = format!("127.0.0.1:{port}");
     let binary = server_binary();

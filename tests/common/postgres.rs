@@ -13,6 +13,8 @@ use std::{
     sync::atomic::{AtomicU32, Ordering},
 };
 
+use super::process::free_port;
+
 /// A PostgreSQL server for one test, with a database of its own.
 pub struct Postgres {
     /// The cluster's directory, when this test started the server; `None` for
@@ -286,13 +288,4 @@ fn has(dir: &Path, program: &str) -> bool {
 fn is_root() -> bool {
     // SAFETY: geteuid(2) has no preconditions and cannot fail.
     unsafe { libc::geteuid() == 0 }
-}
-
-/// A port free now on 127.0.0.1.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }

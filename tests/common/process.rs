@@ -109,3 +109,12 @@ pub fn is_gone(pid: u32) -> bool {
     let result = unsafe { libc::kill(pid, 0) };
     result == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
 }
+
+/// A port of 127.0.0.1 free now (bound, then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
