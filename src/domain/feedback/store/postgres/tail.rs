@@ -71,14 +71,14 @@ impl Tail {
                 // any row it returns.
                 match last_committed(&self.pool).await {
                     Ok(last) if self.events.receiver_count() == 0 => {
-                        self.set_available(true, None);
+                        self.record(Ok(()));
                         cursor = cursor.max(last);
                         self.last_id.store(cursor, Ordering::SeqCst);
                         continue;
                     }
                     Ok(_) => {}
                     Err(err) => {
-                        self.set_available(false, Some(&err.to_string()));
+                        self.record(Err(&err));
                         continue;
                     }
                 }
@@ -91,7 +91,7 @@ impl Tail {
                 };
                 match read_page(&self.pool, &query).await {
                     Ok(page) => {
-                        self.set_available(true, None);
+                        self.record(Ok(()));
                         for feedback in page.items {
                             cursor = feedback.id;
                             self.last_id.store(cursor, Ordering::SeqCst);
@@ -103,7 +103,7 @@ impl Tail {
                         }
                     }
                     Err(err) => {
-                        self.set_available(false, Some(&err.to_string()));
+                        self.record(Err(&err));
                         break;
                     }
                 }
@@ -112,16 +112,17 @@ impl Tail {
     }
 
     /// Records whether the database answered, logging each change once.
-    fn set_available(&self, now: bool, reason: Option<&str>) {
+    fn record(&self, outcome: Result<(), &StoreError>) {
+        let now = outcome.is_ok();
         let changed = self.available.send_if_modified(|available| {
             let changed = *available != now;
             *available = now;
             changed
         });
         if changed {
-            match reason {
-                Some(reason) => tracing::error!("feedback database unreachable: {reason}"),
-                None => tracing::info!("feedback database reachable again"),
+            match outcome {
+                Err(err) => tracing::error!("feedback database unreachable: {err}"),
+                Ok(()) => tracing::info!("feedback database reachable again"),
             }
         }
     }
