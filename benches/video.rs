@@ -1,6 +1,7 @@
 //! The in-process cost of one frame, without gRPC: each filter, and JPEG decoding (to
 //! RGB, and to the luma plane alone for the gray filters) and encoding, at 640 x 480
-//! and 1280 x 720.
+//! and 1280 x 720; and a JPEG frame through blur and resize back to JPEG, on the Y'CbCr
+//! planes and the general way.
 //!
 //! `cargo bench --bench video`. The picture is a real photo (tests/fixtures/rocket.jpg,
 //! scaled up bilinearly). Numbers are in BENCHMARKS.md.
@@ -52,6 +53,58 @@ fn filters(c: &mut Criterion) {
         group.bench_function(format!("jpeg_encode_q85/{size}"), |b| {
             b.iter(|| video::encode(black_box(&picture), Encoding::Jpeg, 85).expect("encodes"))
         });
+        group.bench_function(format!("tmp_rusty_planar/{size}"), |b| {
+            b.iter(|| {
+                let mut d = rusty_jpeg::Decoder::new(black_box(&jpeg[..]));
+                d.set_single_threaded(true);
+                d.decode_planar().unwrap()
+            })
+        });
+        group.bench_function(format!("tmp_rusty_rgb/{size}"), |b| {
+            b.iter(|| {
+                let mut d = rusty_jpeg::Decoder::new(black_box(&jpeg[..]));
+                d.set_single_threaded(true);
+                d.decode().unwrap()
+            })
+        });
+        group.bench_function(format!("tmp_zune_rgb/{size}"), |b| {
+            b.iter(|| {
+                let mut d = zune_jpeg::JpegDecoder::new(zune_core::bytestream::ZCursor::new(
+                    black_box(&jpeg[..]),
+                ));
+                d.decode().unwrap()
+            })
+        });
+        group.bench_function(format!("tmp_zune_ycbcr/{size}"), |b| {
+            b.iter(|| {
+                let o = zune_core::options::DecoderOptions::default()
+                    .jpeg_set_out_colorspace(zune_core::colorspace::ColorSpace::YCbCr);
+                let mut d = zune_jpeg::JpegDecoder::new_with_options(
+                    zune_core::bytestream::ZCursor::new(black_box(&jpeg[..])),
+                    o,
+                );
+                d.decode().unwrap()
+            })
+        });
+        // A JPEG frame through blur and resize back to JPEG, on the Y'CbCr planes
+        // (`filter_jpeg`) and the general way (decode to RGB, filter, encode).
+        for name in ["gaussian_blur", "resize"] {
+            let filter = video::parse_filter(name, &BTreeMap::new()).expect("defaults");
+            group.bench_function(format!("jpeg_to_jpeg_planar/{name}/{size}"), |b| {
+                b.iter(|| {
+                    video::filter_jpeg(black_box(&frame()), &filter, &Limits::default(), 85)
+                        .expect("the planar path applies")
+                        .expect("filters")
+                })
+            });
+            group.bench_function(format!("jpeg_to_jpeg_general/{name}/{size}"), |b| {
+                b.iter(|| {
+                    let decoded = video::decode(black_box(frame()), &Limits::default());
+                    let processed = Processor::new(filter).process(&decoded.expect("decodes"));
+                    video::encode(&processed, Encoding::Jpeg, 85).expect("encodes")
+                })
+            });
+        }
     }
     group.finish();
 }

@@ -187,6 +187,23 @@ impl Job {
     ) -> Result<ProcessFramesResponse, Status> {
         let started = Instant::now();
         let input = frame.encoding;
+        if self.output.is_none_or(|output| output == input)
+            && let Some(filtered) =
+                video::filter_jpeg(&frame, &self.filter, &self.limits, self.jpeg_quality)
+        {
+            let filtered = filtered.map_err(|err| frame_status(sequence_number, &err))?;
+            return Ok(ProcessFramesResponse {
+                frame: Some(pb::Frame {
+                    sequence_number,
+                    presentation_timestamp_us,
+                    width: filtered.width,
+                    height: filtered.height,
+                    encoding: encoding_to_proto(input).into(),
+                    data: filtered.jpeg,
+                }),
+                processing_time_us: started.elapsed().as_micros() as u64,
+            });
+        }
         let picture = video::decode_for(frame, &self.limits, &self.filter)
             .map_err(|err| frame_status(sequence_number, &err))?;
         let processed = match &self.sequential {

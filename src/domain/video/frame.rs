@@ -201,7 +201,7 @@ pub fn decode_for(
 }
 
 /// TooManyBytes when `frame`'s data is over the limit.
-fn check_bytes(frame: &Frame, limits: &Limits) -> Result<(), FrameError> {
+pub(super) fn check_bytes(frame: &Frame, limits: &Limits) -> Result<(), FrameError> {
     if frame.data.len() > limits.max_bytes {
         return Err(FrameError::TooManyBytes {
             bytes: frame.data.len(),
@@ -213,7 +213,7 @@ fn check_bytes(frame: &Frame, limits: &Limits) -> Result<(), FrameError> {
 
 /// Refuses a JPEG or PNG frame over the pixel limit from its header alone, before any
 /// pixel is decoded (a decompression bomb).
-fn check_header(frame: &Frame, limits: &Limits) -> Result<(), FrameError> {
+pub(super) fn check_header(frame: &Frame, limits: &Limits) -> Result<(), FrameError> {
     let (width, height) = super::memory::dimensions(frame)?;
     check_pixels(width, height, limits)
 }

@@ -15,8 +15,10 @@ pub mod frame;
 mod jpeg;
 pub mod kernels;
 pub mod memory;
+pub mod planar;
 pub mod processor;
 
 pub use filter::{FILTERS, Filter, FilterError, FilterSpec, ParamSpec, parse_filter};
 pub use frame::{Encoding, Frame, FrameError, Limits, decode, decode_for, encode, output_encoding};
+pub use planar::{Filtered, filter_jpeg};
 pub use processor::Processor;

@@ -122,14 +122,8 @@ fn resize(picture: &DynamicImage, width: u32, height: u32) -> DynamicImage {
         DynamicImage::ImageLuma8(gray) => (Cow::Borrowed(gray.as_raw().as_slice()), PixelType::U8),
         other => (rgb_of(other), PixelType::U8x3),
     };
-    let from = ImageRef::new(picture.width(), picture.height(), &source, pixel_type)
-        .expect("the buffer fits the picture");
-    let mut to = Image::new(width, height, pixel_type);
-    let options = ResizeOptions::new().resize_alg(ResizeAlg::Interpolation(FilterType::Bilinear));
-    Resizer::new()
-        .resize(&from, &mut to, &options)
-        .expect("the same pixel type on both sides");
-    let pixels = to.into_vec();
+    let from = (picture.width(), picture.height());
+    let pixels = resize_pixels(&source, from, (width, height), pixel_type);
     match pixel_type {
         PixelType::U8 => DynamicImage::ImageLuma8(
             GrayImage::from_raw(width, height, pixels).expect("one byte per pixel"),
@@ -138,6 +132,27 @@ fn resize(picture: &DynamicImage, width: u32, height: u32) -> DynamicImage {
             RgbImage::from_raw(width, height, pixels).expect("three bytes per pixel"),
         ),
     }
+}
+
+/// `source`, `from` = (width, height) pixels of `pixel_type` (`U8` or `U8x3`), resized
+/// to `to` by bilinear interpolation, as [`Filter::Resize`] does.
+///
+/// # Panics
+/// When `source` is not `from` pixels of `pixel_type`.
+pub(super) fn resize_pixels(
+    source: &[u8],
+    from: (u32, u32),
+    to: (u32, u32),
+    pixel_type: PixelType,
+) -> Vec<u8> {
+    let from =
+        ImageRef::new(from.0, from.1, source, pixel_type).expect("the buffer fits the picture");
+    let mut out = Image::new(to.0, to.1, pixel_type);
+    let options = ResizeOptions::new().resize_alg(ResizeAlg::Interpolation(FilterType::Bilinear));
+    Resizer::new()
+        .resize(&from, &mut out, &options)
+        .expect("the same pixel type on both sides");
+    out.into_vec()
 }
 
 #[cfg(test)]
