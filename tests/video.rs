@@ -150,6 +150,84 @@ async fn every_filter_matches_the_kernels_called_directly() {
     }
 }
 
+/// A JPEG frame through blur or resize, JPEG back (the default output): the reply is
+/// exactly what the Y'CbCr path (`filter_jpeg`) gives in process, and as close to the
+/// filtered photo as the general path's JPEG.
+#[tokio::test]
+async fn jpeg_frames_are_blurred_and_resized_as_jpeg() {
+    let server = TestServer::start().await;
+    let mut client = client(server.channel().await);
+    let photo = image::load_from_memory(ROCKET_JPEG).unwrap();
+    let cases = [
+        (
+            "gaussian_blur",
+            vec![("sigma", 3.0)],
+            Filter::GaussianBlur { sigma: 3.0 },
+        ),
+        (
+            "resize",
+            vec![("width", 80.0), ("height", 60.0)],
+            Filter::Resize {
+                width: 80,
+                height: 60,
+            },
+        ),
+    ];
+    for (name, params, filter) in cases {
+        let (replies, status) = process(
+            &mut client,
+            vec![
+                config(name, &params, Encoding::Unspecified),
+                frame(3, 0, 0, Encoding::Jpeg, ROCKET_JPEG.to_vec()),
+            ],
+        )
+        .await;
+        status.unwrap_or_else(|s| panic!("{name}: {s:?}"));
+        let reply = replies[0].frame.as_ref().unwrap();
+        assert_eq!(reply.encoding(), Encoding::Jpeg, "{name}");
+        let input = video::Frame {
+            width: 0,
+            height: 0,
+            encoding: video::Encoding::Jpeg,
+            data: ROCKET_JPEG.to_vec(),
+        };
+        let expected = video::filter_jpeg(&input, &filter, &video::Limits::default(), 85)
+            .expect("the Y'CbCr path applies")
+            .unwrap();
+        assert_eq!(
+            (reply.width, reply.height),
+            (expected.width, expected.height)
+        );
+        assert!(
+            reply.data == expected.jpeg,
+            "{name}: not the Y'CbCr path's JPEG"
+        );
+        // As close to the filtered photo as the general path's JPEG (decode to RGB,
+        // filter, encode), within 0.4 gray level on average.
+        let got = picture(&replies[0]).to_rgb8();
+        let exact = Processor::new(filter).process(&photo);
+        let general = video::encode(&exact, video::Encoding::Jpeg, 85).unwrap();
+        let general = image::load_from_memory(&general).unwrap().to_rgb8();
+        let exact = exact.to_rgb8();
+        let mean = |a: &RgbImage| {
+            let sum: f64 = a
+                .iter()
+                .zip(exact.iter())
+                .map(|(x, y)| f64::from(x.abs_diff(*y)))
+                .sum();
+            sum / a.len() as f64
+        };
+        let (ours, general) = (mean(&got), mean(&general));
+        assert!(
+            ours <= general + 0.4,
+            "{name}: {ours} from the filtered photo, general {general}"
+        );
+        if name == "gaussian_blur" {
+            assert!(got != photo.to_rgb8(), "the blur changed the photo");
+        }
+    }
+}
+
 trait Dimensions {
     fn dimensions_of(&self) -> (u32, u32);
 }

@@ -166,23 +166,34 @@ fn halved(plane: &Plane) -> Plane {
     let row = |y: usize| &plane.data[y * plane.width..(y + 1) * plane.width];
     for y in 0..height {
         let (top, bottom) = (row(2 * y), row((2 * y + 1).min(plane.height - 1)));
-        let mean = |a: u8, b: u8, c: u8, d: u8| {
-            ((u16::from(a) + u16::from(b) + u16::from(c) + u16::from(d) + 2) >> 2) as u8
-        };
-        data.extend(
-            top.chunks_exact(2)
-                .zip(bottom.chunks_exact(2))
-                .map(|(t, b)| mean(t[0], t[1], b[0], b[1])),
-        );
+        let start = data.len();
+        data.resize(start + width, 0);
+        halve_rows(top, bottom, &mut data[start..]);
         if plane.width % 2 == 1 {
             let (t, b) = (top[plane.width - 1], bottom[plane.width - 1]);
-            data.push(mean(t, t, b, b));
+            data[start + width - 1] = mean4(t, t, b, b);
         }
     }
     Plane {
         data,
         width,
         height,
+    }
+}
+
+/// The rounded mean of four samples.
+#[inline(always)]
+fn mean4(a: u8, b: u8, c: u8, d: u8) -> u8 {
+    ((u16::from(a) + u16::from(b) + u16::from(c) + u16::from(d) + 2) >> 2) as u8
+}
+
+kernels::simd! {
+    /// `out[i]`: the mean of `top[2i..2i + 2]` and `bottom[2i..2i + 2]`, for each whole
+    /// pair (`out` may be one longer, for an odd width's last sample: left as it is).
+    fn halve_rows(top: &[u8], bottom: &[u8], out: &mut [u8]) {
+        for ((t, b), o) in top.chunks_exact(2).zip(bottom.chunks_exact(2)).zip(out.iter_mut()) {
+            *o = mean4(t[0], t[1], b[0], b[1]);
+        }
     }
 }
 
@@ -210,7 +221,9 @@ fn ycbcr_subsampling(jpeg: &[u8]) -> Option<usize> {
         _ => jfif || !adobe,
     };
     match (ycbcr, f1, f2, f3) {
-        (true, 0x11, 0x11, 0x11) => Some(1),
+        (false, ..) => None,
+        // The same factors everywhere (1 x 1 mostly; 1 x 2 in some files): 4:4:4.
+        (true, f1, f2, f3) if f1 == f2 && f2 == f3 => Some(1),
         (true, 0x22, 0x11, 0x11) => Some(2),
         _ => None,
     }
@@ -430,6 +443,11 @@ mod tests {
             filter_jpeg(&frame_444, &blur, &limits, 85).is_some(),
             "halved chroma"
         );
+        // The image crate's encoder (4:4:4, components 1, 2, 3), as the load tool sends.
+        let mut from_image = Vec::new();
+        let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut from_image, 90);
+        photo.write_with_encoder(encoder).unwrap();
+        assert!(filter_jpeg(&frame(from_image), &blur, &limits, 85).is_some());
         // A size 4:2:0 chroma cannot take exactly.
         let odd = Filter::Resize {
             width: 33,
