@@ -53,39 +53,6 @@ fn filters(c: &mut Criterion) {
         group.bench_function(format!("jpeg_encode_q85/{size}"), |b| {
             b.iter(|| video::encode(black_box(&picture), Encoding::Jpeg, 85).expect("encodes"))
         });
-        group.bench_function(format!("tmp_rusty_planar/{size}"), |b| {
-            b.iter(|| {
-                let mut d = rusty_jpeg::Decoder::new(black_box(&jpeg[..]));
-                d.set_single_threaded(true);
-                d.decode_planar().unwrap()
-            })
-        });
-        group.bench_function(format!("tmp_rusty_rgb/{size}"), |b| {
-            b.iter(|| {
-                let mut d = rusty_jpeg::Decoder::new(black_box(&jpeg[..]));
-                d.set_single_threaded(true);
-                d.decode().unwrap()
-            })
-        });
-        group.bench_function(format!("tmp_zune_rgb/{size}"), |b| {
-            b.iter(|| {
-                let mut d = zune_jpeg::JpegDecoder::new(zune_core::bytestream::ZCursor::new(
-                    black_box(&jpeg[..]),
-                ));
-                d.decode().unwrap()
-            })
-        });
-        group.bench_function(format!("tmp_zune_ycbcr/{size}"), |b| {
-            b.iter(|| {
-                let o = zune_core::options::DecoderOptions::default()
-                    .jpeg_set_out_colorspace(zune_core::colorspace::ColorSpace::YCbCr);
-                let mut d = zune_jpeg::JpegDecoder::new_with_options(
-                    zune_core::bytestream::ZCursor::new(black_box(&jpeg[..])),
-                    o,
-                );
-                d.decode().unwrap()
-            })
-        });
         // A JPEG frame through blur and resize back to JPEG, on the Y'CbCr planes
         // (`filter_jpeg`) and the general way (decode to RGB, filter, encode).
         for name in ["gaussian_blur", "resize"] {
