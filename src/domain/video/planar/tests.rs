@@ -167,34 +167,6 @@ fn other_frames_take_the_general_path() {
 }
 
 #[test]
-fn a_shrink_by_two_or_more_is_decoded_at_a_reduced_scale() {
-    let (frame, _) = photo_jpeg(640, 480, 85);
-    let luma_size = |at_least| {
-        let planes = decode(&frame.data, 2, at_least).unwrap();
-        let [y, cb, _] = &planes.planes;
-        assert_eq!(
-            (cb.width, cb.height),
-            (y.width.div_ceil(2), y.height.div_ceil(2))
-        );
-        (y.width, y.height)
-    };
-    assert_eq!(luma_size(None), (640, 480));
-    assert_eq!(luma_size(Some((320, 240))), (320, 240));
-    assert_eq!(luma_size(Some((80, 60))), (80, 60));
-    assert_eq!(
-        luma_size(Some((100, 100))),
-        (160, 120),
-        "1/4: 1.6 and 1.2 times"
-    );
-    assert_eq!(
-        luma_size(Some((400, 240))),
-        (640, 480),
-        "1/2 would be too narrow"
-    );
-    assert_eq!(luma_size(Some((40, 30))), (80, 60), "at most 1/8");
-}
-
-#[test]
 fn halving_averages_two_by_two_and_keeps_odd_edges() {
     let plane = Plane {
         data: vec![0, 10, 20, 30, 40, 50, 60, 70, 80],
