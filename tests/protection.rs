@@ -1,5 +1,6 @@
 //! The limits a server that leaves localhost needs: calls per connection and in all,
-//! HTTP/2 keepalive, and a default timeout for unary calls without a deadline.
+//! HTTP/2 keepalive, a default timeout for unary calls without a deadline; and the
+//! largest HTTP/2 frame it takes.
 
 mod common;
 
@@ -235,4 +236,41 @@ async fn an_idle_client_that_does_not_answer_pings_is_disconnected() {
     let request = grpc_request(&server, "/grpc.health.v1.Health/Check");
     let (_, response, _) = h2_call(connection, request, true).await;
     assert_eq!(response.status(), 200);
+}
+
+/// The server's first SETTINGS frame lets clients send DATA frames of up to 1 MiB
+/// (SETTINGS_MAX_FRAME_SIZE, 0x5), so that a large message (a raw video frame, a
+/// tensor) crosses in a few frames rather than one per 16 KiB.
+#[tokio::test]
+async fn large_messages_may_travel_in_frames_of_one_mebibyte() {
+    let server = TestServer::start().await;
+    let mut socket = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    socket
+        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        .await
+        .unwrap();
+    socket
+        .write_all(&[0, 0, 0, SETTINGS, 0, 0, 0, 0, 0])
+        .await
+        .unwrap();
+    let (kind, flags, payload) = read_frame(&mut socket).await.unwrap();
+    assert_eq!(
+        (kind, flags & ACK),
+        (SETTINGS, 0),
+        "the server's settings come first"
+    );
+    let settings: Vec<(u16, u32)> = payload
+        .chunks_exact(6)
+        .map(|s| {
+            (
+                u16::from_be_bytes([s[0], s[1]]),
+                u32::from_be_bytes([s[2], s[3], s[4], s[5]]),
+            )
+        })
+        .collect();
+    const MAX_FRAME_SIZE: u16 = 0x5;
+    assert!(
+        settings.contains(&(MAX_FRAME_SIZE, 1 << 20)),
+        "settings: {settings:?}"
+    );
 }
