@@ -8,7 +8,9 @@
 //! one stream; the motion filter compares each frame with the previous one of the same
 //! stream ([`processor`]). [`FILTERS`] lists every filter with its parameters
 //! ([`filter`]). The pixel work is this module's own fast [`kernels`] (luma, Gaussian
-//! blur, Sobel, Canny), and the image crate's for the rest.
+//! blur, Sobel, Canny), and the image crate's for the rest. A JPEG frame blurred or
+//! resized back to JPEG skips RGB altogether: [`filter_jpeg`] works on its Y'CbCr
+//! planes as stored ([`planar`]).
 
 pub mod filter;
 pub mod frame;

@@ -101,6 +101,11 @@ pub fn filter_jpeg(
             let (width, height) = (width as usize, height as usize);
             halve(planes.map(|plane, s| {
                 let to = (width / s as usize, height / s as usize);
+                if (plane.width, plane.height) == (2 * to.0, 2 * to.1) {
+                    // Exactly half: bilinear interpolation at the centre of each 2 x 2
+                    // is their mean, which `halved` computes at a fraction of the cost.
+                    return halved(&plane);
+                }
                 Plane {
                     data: resize_pixels(
                         &plane.data,
