@@ -187,6 +187,20 @@ async fn read_frame(socket: &mut tokio::net::TcpStream) -> Option<(u8, u8, Vec<u
     Some((head[3], head[4], payload))
 }
 
+/// A connection speaking HTTP/2 by hand: the client preface and empty settings sent.
+async fn h2_by_hand(server: &TestServer) -> tokio::net::TcpStream {
+    let mut socket = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    socket
+        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        .await
+        .unwrap();
+    socket
+        .write_all(&[0, 0, 0, SETTINGS, 0, 0, 0, 0, 0])
+        .await
+        .unwrap();
+    socket
+}
+
 const SETTINGS: u8 = 0x4;
 const PING: u8 = 0x6;
 const ACK: u8 = 0x1;
@@ -201,15 +215,7 @@ async fn an_idle_client_that_does_not_answer_pings_is_disconnected() {
     .await;
     // A client whose process hangs after the handshake: it speaks HTTP/2 by hand,
     // acknowledges the server's settings, then never answers anything.
-    let mut socket = tokio::net::TcpStream::connect(server.addr).await.unwrap();
-    socket
-        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
-        .await
-        .unwrap();
-    socket
-        .write_all(&[0, 0, 0, SETTINGS, 0, 0, 0, 0, 0])
-        .await
-        .unwrap();
+    let mut socket = h2_by_hand(&server).await;
     let mut pinged = false;
     let closed = tokio::time::timeout(Duration::from_secs(10), async {
         while let Some((kind, flags, _)) = read_frame(&mut socket).await {
@@ -244,15 +250,7 @@ async fn an_idle_client_that_does_not_answer_pings_is_disconnected() {
 #[tokio::test]
 async fn large_messages_may_travel_in_frames_of_one_mebibyte() {
     let server = TestServer::start().await;
-    let mut socket = tokio::net::TcpStream::connect(server.addr).await.unwrap();
-    socket
-        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
-        .await
-        .unwrap();
-    socket
-        .write_all(&[0, 0, 0, SETTINGS, 0, 0, 0, 0, 0])
-        .await
-        .unwrap();
+    let mut socket = h2_by_hand(&server).await;
     let (kind, flags, payload) = read_frame(&mut socket).await.unwrap();
     assert_eq!(
         (kind, flags & ACK),
