@@ -18,9 +18,9 @@
 //! 4:4:4 input for a 4:2:0 output has its chroma planes halved (each sample the mean of
 //! 2 x 2, as the encoder would do it), before a blur and after a resize. The path is
 //! taken for an 8-bit Y'CbCr JPEG at 4:4:4 or 4:2:0, unless the output is 4:4:4 and the
-//! input 4:2:0, and for resize when the output subsampling divides the output size. Anything else, or a file
-//! this decoder refuses, goes the general way. Decoding and encoding are rusty_jpeg's
-//! (its planar decoder and planar encoder input).
+//! input 4:2:0, and for resize when the output subsampling divides the output size.
+//! Anything else, or a file this decoder refuses, goes the general way. Decoding and
+//! encoding are rusty_jpeg's (its planar decoder and planar encoder input).
 //!
 //! Tolerance, against the general path on the same input (tests below): the output is
 //! as close to the exactly filtered picture as the general path's output is, within 0.4
