@@ -179,7 +179,9 @@ impl Job {
     }
 
     /// Decodes, filters and encodes one frame (CPU work: run it on the blocking pool).
-    /// `meta` is the frame's (sequence number, presentation timestamp).
+    /// `meta` is the frame's (sequence number, presentation timestamp). A JPEG frame
+    /// blurred or resized back to JPEG stays in Y'CbCr (`video::filter_jpeg`); any
+    /// other goes through a decoded picture.
     fn run(
         &self,
         (sequence_number, presentation_timestamp_us): (u64, u64),
@@ -187,23 +189,38 @@ impl Job {
     ) -> Result<ProcessFramesResponse, Status> {
         let started = Instant::now();
         let input = frame.encoding;
-        if self.output.is_none_or(|output| output == input)
-            && let Some(filtered) =
-                video::filter_jpeg(&frame, &self.filter, &self.limits, self.jpeg_quality)
-        {
-            let filtered = filtered.map_err(|err| frame_status(sequence_number, &err))?;
-            return Ok(ProcessFramesResponse {
-                frame: Some(pb::Frame {
-                    sequence_number,
-                    presentation_timestamp_us,
-                    width: filtered.width,
-                    height: filtered.height,
-                    encoding: encoding_to_proto(input).into(),
-                    data: filtered.jpeg,
-                }),
-                processing_time_us: started.elapsed().as_micros() as u64,
-            });
-        }
+        let planar = match self.output {
+            Some(output) if output != input => None,
+            _ => video::filter_jpeg(&frame, &self.filter, &self.limits, self.jpeg_quality),
+        };
+        let (width, height, encoding, data) = match planar {
+            Some(filtered) => {
+                let filtered = filtered.map_err(|err| frame_status(sequence_number, &err))?;
+                (filtered.width, filtered.height, input, filtered.jpeg)
+            }
+            None => self.through_picture(sequence_number, frame)?,
+        };
+        Ok(ProcessFramesResponse {
+            frame: Some(pb::Frame {
+                sequence_number,
+                presentation_timestamp_us,
+                width,
+                height,
+                encoding: encoding_to_proto(encoding).into(),
+                data,
+            }),
+            processing_time_us: started.elapsed().as_micros() as u64,
+        })
+    }
+
+    /// `frame` decoded, filtered and encoded: the output's (width, height, encoding,
+    /// bytes).
+    fn through_picture(
+        &self,
+        sequence_number: u64,
+        frame: video::Frame,
+    ) -> Result<(u32, u32, video::Encoding, Vec<u8>), Status> {
+        let input = frame.encoding;
         let picture = video::decode_for(frame, &self.limits, &self.filter)
             .map_err(|err| frame_status(sequence_number, &err))?;
         let processed = match &self.sequential {
@@ -218,17 +235,7 @@ impl Job {
         let data = video::encode(&processed, encoding, self.jpeg_quality).map_err(|err| {
             Status::internal(format!("frame {sequence_number}: encoding failed: {err}"))
         })?;
-        Ok(ProcessFramesResponse {
-            frame: Some(pb::Frame {
-                sequence_number,
-                presentation_timestamp_us,
-                width: processed.width(),
-                height: processed.height(),
-                encoding: encoding_to_proto(encoding).into(),
-                data,
-            }),
-            processing_time_us: started.elapsed().as_micros() as u64,
-        })
+        Ok((processed.width(), processed.height(), encoding, data))
     }
 }
 

@@ -149,9 +149,7 @@ impl Planes {
             subsampling: self.subsampling,
         }
     }
-}
 
-impl Planes {
     /// 4:4:4 planes as 4:2:0: each chroma sample the mean of 2 x 2, rounded (the last
     /// column or row of an odd side with itself), as the encoder would subsample them.
     fn chroma_halved(self) -> Planes {
