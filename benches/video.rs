@@ -53,6 +53,11 @@ fn filters(c: &mut Criterion) {
         group.bench_function(format!("jpeg_encode_q85/{size}"), |b| {
             b.iter(|| video::encode(black_box(&picture), Encoding::Jpeg, 85).expect("encodes"))
         });
+        // What the gray filters encode.
+        let gray = image::DynamicImage::ImageLuma8(picture.to_luma8());
+        group.bench_function(format!("jpeg_encode_gray_q85/{size}"), |b| {
+            b.iter(|| video::encode(black_box(&gray), Encoding::Jpeg, 85).expect("encodes"))
+        });
         // A JPEG frame through blur and resize back to JPEG, on the Y'CbCr planes
         // (`filter_jpeg`) and the general way (decode to RGB, filter, encode).
         for name in ["gaussian_blur", "resize"] {
