@@ -232,10 +232,11 @@ impl Job {
         };
         drop(picture);
         let encoding = video::output_encoding(self.output, input, &processed);
-        let data = video::encode(&processed, encoding, self.jpeg_quality).map_err(|err| {
+        let (width, height) = (processed.width(), processed.height());
+        let data = video::encode_owned(processed, encoding, self.jpeg_quality).map_err(|err| {
             Status::internal(format!("frame {sequence_number}: encoding failed: {err}"))
         })?;
-        Ok((processed.width(), processed.height(), encoding, data))
+        Ok((width, height, encoding, data))
     }
 }
 

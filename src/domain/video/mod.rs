@@ -21,6 +21,8 @@ pub mod planar;
 pub mod processor;
 
 pub use filter::{FILTERS, Filter, FilterError, FilterSpec, ParamSpec, parse_filter};
-pub use frame::{Encoding, Frame, FrameError, Limits, decode, decode_for, encode, output_encoding};
+pub use frame::{
+    Encoding, Frame, FrameError, Limits, decode, decode_for, encode, encode_owned, output_encoding,
+};
 pub use planar::{Filtered, filter_jpeg};
 pub use processor::Processor;
