@@ -319,7 +319,12 @@ mod tests {
         let rgb = DynamicImage::ImageRgb8(gradient(24, 16));
         let gray = DynamicImage::ImageLuma8(rgb.to_luma8());
         for picture in [rgb, gray] {
-            for encoding in [Encoding::Gray8, Encoding::Rgb8, Encoding::Png, Encoding::Jpeg] {
+            for encoding in [
+                Encoding::Gray8,
+                Encoding::Rgb8,
+                Encoding::Png,
+                Encoding::Jpeg,
+            ] {
                 assert_eq!(
                     encode_owned(picture.clone(), encoding, 85).unwrap(),
                     encode(&picture, encoding, 85).unwrap(),

@@ -92,9 +92,7 @@ fn gray_of(picture: &DynamicImage) -> Cow<'_, GrayImage> {
         DynamicImage::ImageLuma8(gray) => Cow::Borrowed(gray),
         other => {
             let rgb = rgb_of(other);
-            let mut gray = vec![0; rgb.len() / 3];
-            kernels::luma(&rgb, &mut gray);
-            Cow::Owned(gray_image(picture, gray))
+            Cow::Owned(gray_image(picture, kernels::luma_of(&rgb)))
         }
     }
 }

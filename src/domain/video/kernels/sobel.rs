@@ -12,8 +12,10 @@ use super::simd;
 /// When `src.len() != width * height`.
 pub fn sobel(src: &[u8], width: usize, height: usize) -> (Vec<i16>, Vec<i16>) {
     assert_eq!(src.len(), width * height, "sobel: size");
-    let mut gx = vec![0i16; src.len()];
-    let mut gy = vec![0i16; src.len()];
+    // Filled a row at a time with `extend_from_slice`: no zeroing first (a memset of 1.8 MB per
+    // buffer at 1280 x 720, which perf found at 10% of an edges frame with the others).
+    let mut gx = Vec::with_capacity(src.len());
+    let mut gy = Vec::with_capacity(src.len());
     if !src.is_empty() {
         gradients(src, width, &mut gx, &mut gy);
     }
@@ -21,7 +23,7 @@ pub fn sobel(src: &[u8], width: usize, height: usize) -> (Vec<i16>, Vec<i16>) {
 }
 
 simd! {
-    fn gradients(src: &[u8], width: usize, gx: &mut [i16], gy: &mut [i16]) {
+    fn gradients(src: &[u8], width: usize, gx: &mut Vec<i16>, gy: &mut Vec<i16>) {
         let height = src.len() / width;
         // One row edge-padded to width + 2, as i16.
         let pad = |y: usize, out: &mut [i16]| {
@@ -36,6 +38,8 @@ simd! {
             (vec![0i16; width + 2], vec![0i16; width + 2], vec![0i16; width + 2]);
         let mut smooth = vec![0i16; width + 2];
         let mut diff = vec![0i16; width + 2];
+        // Each row is computed here (in L1) and appended with a memcpy.
+        let (mut gx_row, mut gy_row) = (vec![0i16; width], vec![0i16; width]);
         for y in 0..height {
             pad(y.saturating_sub(1), &mut above);
             pad(y, &mut here);
@@ -44,12 +48,12 @@ simd! {
                 smooth[i] = above[i] + 2 * here[i] + below[i];
                 diff[i] = below[i] - above[i];
             }
-            let gx_row = &mut gx[y * width..(y + 1) * width];
-            let gy_row = &mut gy[y * width..(y + 1) * width];
             for x in 0..width {
                 gx_row[x] = smooth[x + 2] - smooth[x];
                 gy_row[x] = diff[x] + 2 * diff[x + 1] + diff[x + 2];
             }
+            gx.extend_from_slice(&gx_row);
+            gy.extend_from_slice(&gy_row);
         }
     }
 }
