@@ -117,7 +117,8 @@ simd! {
         let row = |y: usize| &tmp[y * row_len..(y + 1) * row_len];
         // Half a unit per product for the truncation of the high-half multiplies, and
         // 1 << 6 to round the shift below.
-        let bias = (radius as u16 + 1) / 2 + (1 << 6);
+        let products = radius as u16 + 1; // the centre and one per pair
+        let bias = products / 2 + (1 << 6);
         let mut acc = vec![0u16; row_len];
         let mut out_row = vec![0u8; row_len];
         for y in 0..height {
@@ -160,7 +161,8 @@ fn horizontal16(row: &[u8], channels: usize, kernel: &[u16], padded: &mut [u16],
         *q = u16::from(p) << 7;
     }
     // Half a unit per product, for the truncation of the high-half multiplies.
-    let bias = (radius as u16 + 1) / 2;
+    let products = radius as u16 + 1; // the centre and one per pair
+    let bias = products / 2;
     let weight = kernel[radius];
     for (o, &q) in out.iter_mut().zip(&*centre) {
         *o = bias + mul_high(q, weight);
