@@ -8,7 +8,7 @@
 //!
 //! Tolerance: within 1 gray level of the exact (f64) blur with the same kernel, rounded.
 
-use super::simd;
+use super::{simd, taps};
 
 /// The kernel's radius for `sigma`: `ceil(2 sigma)` pixels, as imageproc 0.27 takes it.
 pub fn kernel_radius(sigma: f32) -> usize {
@@ -88,12 +88,6 @@ pub fn gaussian_blur(
 /// this radius. Larger kernels take the 32-bit path.
 const MAX_RADIUS_16: usize = 16;
 
-/// The high half of `a * w`: one `vpmulhuw` once vectorized.
-#[inline(always)]
-fn mul_high(a: u16, w: u16) -> u16 {
-    ((u32::from(a) * u32::from(w)) >> 16) as u16
-}
-
 simd! {
     /// The blur in 16 bits: each row through the horizontal pass into `Q7`, then each
     /// output row from the clamped rows around it, each weight on the sum of its two
@@ -121,18 +115,13 @@ simd! {
         let bias = products / 2 + (1 << 6);
         let mut acc = vec![0u16; row_len];
         let mut out_row = vec![0u8; row_len];
+        let mut pairs: [taps::Pair; MAX_RADIUS_16] = [(&[], &[]); MAX_RADIUS_16];
         for y in 0..height {
-            let weight = kernel[radius];
-            for (a, &q) in acc.iter_mut().zip(row(y)) {
-                *a = bias + mul_high(q, weight);
+            for (k, pair) in pairs[..radius].iter_mut().enumerate() {
+                let k = k + 1;
+                *pair = (row(y.saturating_sub(k)), row((y + k).min(height - 1)));
             }
-            for k in 1..=radius {
-                let weight = kernel[radius + k];
-                let (above, below) = (row(y.saturating_sub(k)), row((y + k).min(height - 1)));
-                for ((a, &u), &d) in acc.iter_mut().zip(above).zip(below) {
-                    *a += mul_high(u + d, weight);
-                }
-            }
+            taps::convolve(row(y), &pairs[..radius], &kernel[radius..], bias, &mut acc);
             for (o, &a) in out_row.iter_mut().zip(&acc) {
                 *o = (a >> 7).min(255) as u8;
             }
@@ -163,18 +152,17 @@ fn horizontal16(row: &[u8], channels: usize, kernel: &[u16], padded: &mut [u16],
     // Half a unit per product, for the truncation of the high-half multiplies.
     let products = radius as u16 + 1; // the centre and one per pair
     let bias = products / 2;
-    let weight = kernel[radius];
-    for (o, &q) in out.iter_mut().zip(&*centre) {
-        *o = bias + mul_high(q, weight);
+    let padded = &*padded;
+    let mut pairs: [taps::Pair; MAX_RADIUS_16] = [(&[], &[]); MAX_RADIUS_16];
+    for (k, pair) in pairs[..radius].iter_mut().enumerate() {
+        let k = k + 1;
+        *pair = (
+            &padded[(radius - k) * channels..(radius - k) * channels + row_len],
+            &padded[(radius + k) * channels..(radius + k) * channels + row_len],
+        );
     }
-    for k in 1..=radius {
-        let weight = kernel[radius + k];
-        let left = &padded[(radius - k) * channels..(radius - k) * channels + row_len];
-        let right = &padded[(radius + k) * channels..(radius + k) * channels + row_len];
-        for ((o, &l), &r) in out.iter_mut().zip(left).zip(right) {
-            *o += mul_high(l + r, weight);
-        }
-    }
+    let centre = &padded[radius * channels..radius * channels + row_len];
+    taps::convolve(centre, &pairs[..radius], &kernel[radius..], bias, out);
 }
 
 simd! {

@@ -5,7 +5,9 @@
 //! Written so that the compiler vectorizes their inner loops: each loop runs over a whole
 //! row with no branch, on integers. A macro, `simd!`, compiles a kernel twice, for the baseline
 //! x86-64 (SSE2) and for AVX2, and picks the AVX2 one at run time when the CPU has it;
-//! other targets get the portable one.
+//! other targets get the portable one. One loop is written with AVX2 intrinsics instead
+//! (`taps`, the blur's multiply-accumulate): there the compiler widened the 16-bit
+//! multiply to 32-bit lanes and kept the sum in memory between taps.
 //!
 //! Each kernel is checked against a straightforward reference in its tests (random
 //! images, the fixture, and 1 x 1, 1 x N and odd sizes), with the tolerance stated there.
@@ -13,6 +15,7 @@
 mod blur;
 mod canny;
 mod sobel;
+mod taps;
 
 pub use blur::{gaussian_blur, gaussian_kernel_q15, kernel_radius};
 pub use canny::canny;
