@@ -40,10 +40,16 @@ simd! {
         let mut diff = vec![0i16; width + 2];
         // Each row is computed here (in L1) and appended with a memcpy.
         let (mut gx_row, mut gy_row) = (vec![0i16; width], vec![0i16; width]);
+        pad(0, &mut here);
+        pad(1.min(height - 1), &mut below);
+        above.copy_from_slice(&here);
         for y in 0..height {
-            pad(y.saturating_sub(1), &mut above);
-            pad(y, &mut here);
-            pad((y + 1).min(height - 1), &mut below);
+            if y > 0 {
+                // The rows move up one: each source row is padded once.
+                std::mem::swap(&mut above, &mut here);
+                std::mem::swap(&mut here, &mut below);
+                pad((y + 1).min(height - 1), &mut below);
+            }
             for i in 0..width + 2 {
                 smooth[i] = above[i] + 2 * here[i] + below[i];
                 diff[i] = below[i] - above[i];
