@@ -99,8 +99,9 @@ simd! {
         let radius = kernel.len() / 2;
         let row_len = width * channels;
         let height = src.len() / row_len;
-        // `tmp` and `out` are filled a row at a time (a memcpy from a row in L1), not zeroed first: a
-        // memset of the whole picture each (perf: with Sobel's, 10% of an edges frame).
+        // `tmp` and `out` are filled a row at a time (a memcpy from a row in L1), not
+        // zeroed first: a memset of the whole picture each (perf: with Sobel's, 10% of an
+        // edges frame).
         let mut tmp = Vec::with_capacity(src.len());
         let mut padded = vec![0u16; (width + 2 * radius) * channels];
         let mut filtered = vec![0u16; row_len];
