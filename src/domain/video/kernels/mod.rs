@@ -54,42 +54,32 @@ simd! {
     /// When `rgb.len() != 3 * out.len()`.
     pub fn luma(rgb: &[u8], out: &mut [u8]) {
         assert_eq!(rgb.len(), out.len() * 3, "luma: 3 bytes in per byte out");
+        // 0.2126, 0.7152 and 0.0722 of 65536, summing to exactly 65536.
+        const R: u32 = 13933;
+        const G: u32 = 46871;
+        const B: u32 = 4732;
         for (pixel, gray) in rgb.chunks_exact(3).zip(out.iter_mut()) {
-            *gray = luma_pixel(pixel[0], pixel[1], pixel[2]);
+            let sum = R * u32::from(pixel[0]) + G * u32::from(pixel[1]) + B * u32::from(pixel[2]);
+            *gray = ((sum + (1 << 15)) >> 16) as u8;
         }
     }
 }
 
-/// One pixel's BT.709 luma in 16-bit fixed point, rounded.
-#[inline(always)]
-fn luma_pixel(r: u8, g: u8, b: u8) -> u8 {
-    // 0.2126, 0.7152 and 0.0722 of 65536, summing to exactly 65536.
-    const R: u32 = 13933;
-    const G: u32 = 46871;
-    const B: u32 = 4732;
-    let sum = R * u32::from(r) + G * u32::from(g) + B * u32::from(b);
-    ((sum + (1 << 15)) >> 16) as u8
-}
-
-simd! {
-    /// [`luma`] into a new buffer, filled 4096 pixels at a time (a memcpy from a
-    /// buffer in L1) rather than zeroed first (a memset of the whole picture).
-    ///
-    /// # Panics
-    /// When `rgb.len()` is not a multiple of 3.
-    pub fn luma_of(rgb: &[u8]) -> Vec<u8> {
-        assert_eq!(rgb.len() % 3, 0, "luma_of: 3 bytes per pixel");
-        let mut out = Vec::with_capacity(rgb.len() / 3);
-        let mut block = [0u8; 4096];
-        for pixels in rgb.chunks(3 * block.len()) {
-            let gray = &mut block[..pixels.len() / 3];
-            for (pixel, g) in pixels.chunks_exact(3).zip(gray.iter_mut()) {
-                *g = luma_pixel(pixel[0], pixel[1], pixel[2]);
-            }
-            out.extend_from_slice(gray);
-        }
-        out
+/// [`luma`] into a new buffer, 4096 pixels at a time through a block in L1 appended
+/// with a memcpy, rather than into a zeroed buffer (a memset of the whole picture).
+///
+/// # Panics
+/// When `rgb.len()` is not a multiple of 3.
+pub fn luma_of(rgb: &[u8]) -> Vec<u8> {
+    assert_eq!(rgb.len() % 3, 0, "luma_of: 3 bytes per pixel");
+    let mut out = Vec::with_capacity(rgb.len() / 3);
+    let mut block = [0u8; 4096];
+    for pixels in rgb.chunks(3 * block.len()) {
+        let gray = &mut block[..pixels.len() / 3];
+        luma(pixels, gray);
+        out.extend_from_slice(gray);
     }
+    out
 }
 
 /// A small deterministic pseudo-random generator (SplitMix64) for the kernels' tests.

@@ -34,17 +34,19 @@ pub(super) fn convolve(
         // SAFETY: the CPU has AVX2, checked just above.
         return unsafe { avx2::convolve(centre, pairs, weights, bias, out) };
     }
-    plain(centre, pairs, weights, bias, out);
+    plain(centre, pairs, weights, bias, out, 0);
 }
 
+/// [`convolve`] the plain way, for `out[from..]` only (the vector loop's tail).
 #[inline(always)]
-fn plain(centre: &[u16], pairs: &[Pair], weights: &[u16], bias: u16, out: &mut [u16]) {
+fn plain(centre: &[u16], pairs: &[Pair], weights: &[u16], bias: u16, out: &mut [u16], from: usize) {
     let n = out.len();
-    for (o, &q) in out.iter_mut().zip(&centre[..n]) {
+    let out = &mut out[from..];
+    for (o, &q) in out.iter_mut().zip(&centre[from..n]) {
         *o = bias.wrapping_add(mul_high(q, weights[0]));
     }
     for (&(left, right), &w) in pairs.iter().zip(&weights[1..]) {
-        for ((o, &l), &r) in out.iter_mut().zip(&left[..n]).zip(&right[..n]) {
+        for ((o, &l), &r) in out.iter_mut().zip(&left[from..n]).zip(&right[from..n]) {
             *o = o.wrapping_add(mul_high(l.wrapping_add(r), w));
         }
     }
@@ -54,7 +56,7 @@ fn plain(centre: &[u16], pairs: &[Pair], weights: &[u16], bias: u16, out: &mut [
 mod avx2 {
     use std::arch::x86_64::{__m256i, _mm256_add_epi16, _mm256_mulhi_epu16, _mm256_set1_epi16};
 
-    use super::{Pair, mul_high};
+    use super::Pair;
 
     const LANES: usize = 16;
     /// As many pairs as the 16-bit blur has at most (radius 16).
@@ -78,7 +80,7 @@ mod avx2 {
         let n = out.len();
         // The weights broadcast once; pairs beyond `MAX_PAIRS` take the plain loop.
         if pairs.len() > MAX_PAIRS {
-            return super::plain(centre, pairs, weights, bias, out);
+            return super::plain(centre, pairs, weights, bias, out, 0);
         }
         let mut w = [_mm256_set1_epi16(0); MAX_PAIRS + 1];
         for (v, &weight) in w.iter_mut().zip(&weights[..=pairs.len()]) {
@@ -94,13 +96,7 @@ mod avx2 {
             }
             out[at..at + LANES].copy_from_slice(&bytemuck::cast::<__m256i, [u16; LANES]>(sum));
         }
-        for at in whole..n {
-            let mut sum = bias.wrapping_add(mul_high(centre[at], weights[0]));
-            for (&(left, right), &weight) in pairs.iter().zip(&weights[1..]) {
-                sum = sum.wrapping_add(mul_high(left[at].wrapping_add(right[at]), weight));
-            }
-            out[at] = sum;
-        }
+        super::plain(centre, pairs, weights, bias, out, whole);
     }
 }
 
@@ -127,7 +123,7 @@ mod tests {
                 let weights = [9000, 20000, 700, 65535];
                 let (mut fast, mut slow) = (vec![0; len], vec![0; len]);
                 convolve(&slices[0], &pairs, &weights, 3, &mut fast);
-                plain(&slices[0], &pairs, &weights, 3, &mut slow);
+                plain(&slices[0], &pairs, &weights, 3, &mut slow, 0);
                 assert_eq!(fast, slow, "{len} lanes, {taps} pairs");
             }
         }
