@@ -162,41 +162,12 @@ impl Planes {
 }
 
 /// `plane` at half its width and height (rounded up), each sample the rounded mean of
-/// the 2 x 2 it covers; at an odd side's end, the last column or row counts twice.
+/// the 2 x 2 it covers ([`kernels::halved`]).
 fn halved(plane: &Plane) -> Plane {
-    let (width, height) = (plane.width.div_ceil(2), plane.height.div_ceil(2));
-    let mut data = Vec::with_capacity(width * height);
-    let row = |y: usize| &plane.data[y * plane.width..(y + 1) * plane.width];
-    for y in 0..height {
-        let (top, bottom) = (row(2 * y), row((2 * y + 1).min(plane.height - 1)));
-        let start = data.len();
-        data.resize(start + width, 0);
-        halve_rows(top, bottom, &mut data[start..]);
-        if plane.width % 2 == 1 {
-            let (t, b) = (top[plane.width - 1], bottom[plane.width - 1]);
-            data[start + width - 1] = mean4(t, t, b, b);
-        }
-    }
     Plane {
-        data,
-        width,
-        height,
-    }
-}
-
-/// The rounded mean of four samples.
-#[inline(always)]
-fn mean4(a: u8, b: u8, c: u8, d: u8) -> u8 {
-    ((u16::from(a) + u16::from(b) + u16::from(c) + u16::from(d) + 2) >> 2) as u8
-}
-
-kernels::simd! {
-    /// `out[i]`: the mean of `top[2i..2i + 2]` and `bottom[2i..2i + 2]`, for each whole
-    /// pair (`out` may be one longer, for an odd width's last sample: left as it is).
-    fn halve_rows(top: &[u8], bottom: &[u8], out: &mut [u8]) {
-        for ((t, b), o) in top.chunks_exact(2).zip(bottom.chunks_exact(2)).zip(out.iter_mut()) {
-            *o = mean4(t[0], t[1], b[0], b[1]);
-        }
+        data: kernels::halved(&plane.data, plane.width, plane.height, 1),
+        width: plane.width.div_ceil(2),
+        height: plane.height.div_ceil(2),
     }
 }
 

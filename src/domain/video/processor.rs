@@ -113,15 +113,22 @@ fn gray_image(like: &DynamicImage, pixels: Vec<u8>) -> GrayImage {
 /// The picture resized to exactly `width` x `height` by bilinear interpolation: each
 /// output pixel blends the 2 x 2 source pixels around its centre, as OpenCV's
 /// `INTER_LINEAR` does (fast_image_resize's `Interpolation` mode; shrinking by more
-/// than 2x skips pixels rather than averaging them). Gray stays gray; anything else
-/// becomes RGB8.
+/// than 2x skips pixels rather than averaging them). At exactly half the size that
+/// centre is the middle of a 2 x 2, and [`kernels::halved`] takes their mean directly:
+/// 0.11 against 0.25 ms for 640 x 480 RGB, 0.016 against 0.23 ms gray (fastest of 60).
+/// Gray stays gray; anything else becomes RGB8.
 fn resize(picture: &DynamicImage, width: u32, height: u32) -> DynamicImage {
     let (source, pixel_type) = match picture {
         DynamicImage::ImageLuma8(gray) => (Cow::Borrowed(gray.as_raw().as_slice()), PixelType::U8),
         other => (rgb_of(other), PixelType::U8x3),
     };
     let from = (picture.width(), picture.height());
-    let pixels = resize_pixels(&source, from, (width, height), pixel_type);
+    let pixels = if from == (2 * width, 2 * height) {
+        let channels = if pixel_type == PixelType::U8 { 1 } else { 3 };
+        kernels::halved(&source, from.0 as usize, from.1 as usize, channels)
+    } else {
+        resize_pixels(&source, from, (width, height), pixel_type)
+    };
     match pixel_type {
         PixelType::U8 => DynamicImage::ImageLuma8(
             GrayImage::from_raw(width, height, pixels).expect("one byte per pixel"),

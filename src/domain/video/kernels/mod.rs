@@ -1,6 +1,6 @@
 //! Fast pixel kernels for the video filters, on plain byte slices (row-major, channels
-//! interleaved): luma, a fixed-point separable Gaussian blur, an integer Sobel, and
-//! Canny's edges.
+//! interleaved): luma, a fixed-point separable Gaussian blur, an integer Sobel,
+//! Canny's edges, and halving (the mean of each 2 x 2).
 //!
 //! Written so that the compiler vectorizes their inner loops: each loop runs over a whole
 //! row with no branch, on integers. A macro, `simd!`, compiles a kernel twice, for the baseline
@@ -14,11 +14,13 @@
 
 mod blur;
 mod canny;
+mod halve;
 mod sobel;
 mod taps;
 
 pub use blur::{gaussian_blur, gaussian_kernel_q15, kernel_radius};
 pub use canny::canny;
+pub use halve::halved;
 pub use sobel::{sobel, sobel_magnitude};
 
 /// Defines `fn $name(args) -> ret` that runs `$body` compiled for AVX2 when the CPU has
