@@ -29,11 +29,10 @@ pub fn canny(src: &[u8], width: usize, height: usize, low: f32, high: f32) -> Ve
         return out; // every pixel is a border pixel
     }
     let blurred = super::gaussian_blur(src, width, height, 1, 1.4);
-    let (gx, gy) = super::sobel(&blurred, width, height);
     // mag >= t  <=>  mag^2 >= t^2  <=>  mag^2 >= ceil(t^2) for an integer mag^2.
     let squared = |t: f32| (f64::from(t.max(0.0)).powi(2).ceil()).min(f64::from(i32::MAX)) as i32;
     let (low, high) = (squared(low), squared(high));
-    let (classes, strong) = suppress(&gx, &gy, width, height, low, high);
+    let (classes, strong) = suppress(&blurred, width, low, high);
     follow(&classes, &strong, width, height, &mut out);
     out
 }
@@ -52,76 +51,105 @@ const NONE: u8 = 0;
 const WEAK: u8 = 1;
 const STRONG: u8 = 2;
 
-/// Non-maximum suppression and thresholding: each interior pixel's class, and the
-/// strong pixels' indices (where hysteresis starts). The squared magnitudes are
-/// computed a row at a time into a ring of three rows (the row and its two
-/// neighbours), not for the whole picture: a 1280 x 720 picture's would be 3.7 MB.
-fn suppress(
-    gx: &[i16],
-    gy: &[i16],
-    width: usize,
-    height: usize,
-    low: i32,
-    high: i32,
-) -> (Vec<u8>, Vec<usize>) {
-    let mut classes = vec![NONE; gx.len()];
+/// Sobel's gradients of `blurred`, then non-maximum suppression and thresholding: each
+/// interior pixel's class, and the strong pixels' indices (where hysteresis starts).
+/// The gradients come a row at a time ([`super::sobel::for_each_row`]) and are kept
+/// for two rows, their squared magnitudes for three (a row and its two neighbours):
+/// whole-picture gradients and magnitudes would be 7.4 MB at 1280 x 720, written and
+/// read back once each.
+fn suppress(blurred: &[u8], width: usize, low: i32, high: i32) -> (Vec<u8>, Vec<usize>) {
+    let mut classes = vec![NONE; blurred.len()];
     let mut strong = Vec::new();
     // m < low or m == 0 is not even a weak edge: m < floor, as m >= 0.
     let floor = low.max(1);
-    let mut ring = vec![0i32; 3 * width];
-    let magnitudes = |y: usize, ring: &mut [i32]| {
-        let slot = y % 3;
-        let row = y * width..(y + 1) * width;
-        squared_magnitudes(
-            &gx[row.clone()],
-            &gy[row],
-            &mut ring[slot * width..(slot + 1) * width],
-        );
-    };
-    magnitudes(0, &mut ring);
-    magnitudes(1, &mut ring);
-    for y in 1..height - 1 {
-        magnitudes(y + 1, &mut ring);
-        let row = |k: usize| &ring[k % 3 * width..(k % 3 + 1) * width];
-        let (above, here, below) = (row(y - 1), row(y), row(y + 1));
-        // Most of a picture is no edge at all: skip 16 pixels at a time when none of
-        // them reaches the low threshold (a maximum that vectorizes).
-        for start in (1..width - 1).step_by(16) {
-            let end = (start + 16).min(width - 1);
-            if here[start..end].iter().fold(0, |a, &m| a.max(m)) < floor {
+    let mut magnitudes = vec![0i32; 3 * width];
+    let (mut gx, mut gy) = (vec![0i16; 2 * width], vec![0i16; 2 * width]);
+    let mut y = 0;
+    super::sobel::for_each_row(blurred, width, &mut |gx_row, gy_row| {
+        // Row y arrives; row y - 1 has both its neighbours now.
+        let slot = |k: usize, rows: usize| k % rows * width..(k % rows + 1) * width;
+        gx[slot(y, 2)].copy_from_slice(gx_row);
+        gy[slot(y, 2)].copy_from_slice(gy_row);
+        squared_magnitudes(gx_row, gy_row, &mut magnitudes[slot(y, 3)]);
+        if y >= 2 {
+            let here = y - 1;
+            let rows = Rows {
+                above: &magnitudes[slot(here - 1, 3)],
+                here: &magnitudes[slot(here, 3)],
+                below: &magnitudes[slot(here + 1, 3)],
+                gx: &gx[slot(here, 2)],
+                gy: &gy[slot(here, 2)],
+            };
+            let classes = &mut classes[here * width..(here + 1) * width];
+            suppress_row(&rows, floor, high, classes, &mut strong, here * width);
+        }
+        y += 1;
+    });
+    (classes, strong)
+}
+
+/// One row's squared magnitudes with the rows above and below it, and its gradients.
+struct Rows<'a> {
+    above: &'a [i32],
+    here: &'a [i32],
+    below: &'a [i32],
+    gx: &'a [i16],
+    gy: &'a [i16],
+}
+
+/// Non-maximum suppression of one interior row: its `classes`, and its strong pixels
+/// pushed on `strong` as indices from `offset` (the row's first pixel).
+fn suppress_row(
+    rows: &Rows,
+    floor: i32,
+    high: i32,
+    classes: &mut [u8],
+    strong: &mut Vec<usize>,
+    offset: usize,
+) {
+    let Rows {
+        above,
+        here,
+        below,
+        gx,
+        gy,
+    } = *rows;
+    let width = here.len();
+    // Most of a picture is no edge at all: skip 16 pixels at a time when none of them
+    // reaches the low threshold (a maximum that vectorizes).
+    for start in (1..width - 1).step_by(16) {
+        let end = (start + 16).min(width - 1);
+        if here[start..end].iter().fold(0, |a, &m| a.max(m)) < floor {
+            continue;
+        }
+        for x in start..end {
+            let m = here[x];
+            if m < floor {
                 continue;
             }
-            for x in start..end {
-                let m = here[x];
-                if m < floor {
-                    continue;
-                }
-                let i = y * width + x;
-                // Within +/-1020, so `1020 << 15` and `1020 * 13573` fit an i32.
-                let (dx, dy) = (i32::from(gx[i]), i32::from(gy[i]));
-                let (ax, ay) = (dx.abs(), dy.abs());
-                // The two neighbours along the gradient (y grows downwards).
-                let (before, after) = if (ay << 15) < ax * TAN_22_5_Q15 {
-                    (here[x - 1], here[x + 1]) // within 22.5 degrees of horizontal
-                } else if (ax << 15) <= ay * TAN_22_5_Q15 {
-                    (above[x], below[x]) // within 22.5 degrees of vertical
-                } else if (dx > 0) == (dy > 0) {
-                    (above[x - 1], below[x + 1]) // 45 degrees
+            // Within +/-1020, so `1020 << 15` and `1020 * 13573` fit an i32.
+            let (dx, dy) = (i32::from(gx[x]), i32::from(gy[x]));
+            let (ax, ay) = (dx.abs(), dy.abs());
+            // The two neighbours along the gradient (y grows downwards).
+            let (before, after) = if (ay << 15) < ax * TAN_22_5_Q15 {
+                (here[x - 1], here[x + 1]) // within 22.5 degrees of horizontal
+            } else if (ax << 15) <= ay * TAN_22_5_Q15 {
+                (above[x], below[x]) // within 22.5 degrees of vertical
+            } else if (dx > 0) == (dy > 0) {
+                (above[x - 1], below[x + 1]) // 45 degrees
+            } else {
+                (above[x + 1], below[x - 1]) // 135 degrees
+            };
+            if m >= before && m >= after {
+                if m >= high {
+                    classes[x] = STRONG;
+                    strong.push(offset + x);
                 } else {
-                    (above[x + 1], below[x - 1]) // 135 degrees
-                };
-                if m >= before && m >= after {
-                    if m >= high {
-                        classes[i] = STRONG;
-                        strong.push(i);
-                    } else {
-                        classes[i] = WEAK;
-                    }
+                    classes[x] = WEAK;
                 }
             }
         }
     }
-    (classes, strong)
 }
 
 /// Hysteresis: marks every strong pixel and every weak pixel 8-connected to one.
