@@ -64,10 +64,10 @@ fn suppress(blurred: &[u8], width: usize, low: i32, high: i32) -> (Vec<u8>, Vec<
     let floor = low.max(1);
     let mut magnitudes = vec![0i32; 3 * width];
     let (mut gx, mut gy) = (vec![0i16; 2 * width], vec![0i16; 2 * width]);
-    let mut y = 0;
-    super::sobel::for_each_row(blurred, width, &mut |gx_row, gy_row| {
+    // Row k's place in a ring of `rows` rows.
+    let slot = |k: usize, rows: usize| k % rows * width..(k % rows + 1) * width;
+    super::sobel::for_each_row(blurred, width, &mut |y, gx_row, gy_row| {
         // Row y arrives; row y - 1 has both its neighbours now.
-        let slot = |k: usize, rows: usize| k % rows * width..(k % rows + 1) * width;
         gx[slot(y, 2)].copy_from_slice(gx_row);
         gy[slot(y, 2)].copy_from_slice(gy_row);
         squared_magnitudes(gx_row, gy_row, &mut magnitudes[slot(y, 3)]);
@@ -83,7 +83,6 @@ fn suppress(blurred: &[u8], width: usize, low: i32, high: i32) -> (Vec<u8>, Vec<
             let classes = &mut classes[here * width..(here + 1) * width];
             suppress_row(&rows, floor, high, classes, &mut strong, here * width);
         }
-        y += 1;
     });
     (classes, strong)
 }
