@@ -28,13 +28,10 @@
 //! the two outputs are as close to each other, within 0.4, as the general path's output
 //! is to the exact picture.
 
-use fast_image_resize::PixelType;
-
 use super::{
     Encoding, Filter, Frame, FrameError, Limits,
     frame::{check_bytes, check_header},
     kernels,
-    processor::resize_pixels,
 };
 
 /// A frame filtered on the JPEG path: the output picture's size and its JPEG bytes.
@@ -101,18 +98,8 @@ pub fn filter_jpeg(
             let (width, height) = (width as usize, height as usize);
             halve(planes.map(|plane, s| {
                 let to = (width / s as usize, height / s as usize);
-                if (plane.width, plane.height) == (2 * to.0, 2 * to.1) {
-                    // Exactly half: bilinear interpolation at the centre of each 2 x 2
-                    // is their mean, which `halved` computes at a fraction of the cost.
-                    return halved(&plane);
-                }
                 Plane {
-                    data: resize_pixels(
-                        &plane.data,
-                        (plane.width as u32, plane.height as u32),
-                        (to.0 as u32, to.1 as u32),
-                        PixelType::U8,
-                    ),
+                    data: kernels::bilinear(&plane.data, (plane.width, plane.height), 1, to),
                     width: to.0,
                     height: to.1,
                 }

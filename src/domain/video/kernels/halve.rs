@@ -2,9 +2,9 @@
 //!
 //! At exactly half the size this is bilinear interpolation: OpenCV's `INTER_LINEAR`
 //! samples the source at (x + 0.5) * 2 - 0.5 = 2x + 0.5, the centre of each 2 x 2, with
-//! weights 1/2 and 1/2 each way. Here the mean is rounded once, where a separable
-//! fixed-point resize (fast_image_resize) rounds after each pass, so the two differ
-//! by at most 1 gray level.
+//! weights 1/2 and 1/2 each way, and [`super::bilinear`] takes this kernel there. The
+//! mean is rounded once, as the bilinear kernel rounds its blend, so the two agree
+//! exactly: (1024 · 1024 (a + b + c + d) + 2^21) >> 22 = (a + b + c + d + 2) >> 2.
 
 /// `pixels` (`width` x `height` pixels of `channels` interleaved bytes, row by row) at
 /// half the width and height, rounded up: each sample the mean of the 2 x 2 samples of

@@ -1,18 +1,21 @@
 //! Fast pixel kernels for the video filters, on plain byte slices (row-major, channels
 //! interleaved): luma, a fixed-point separable Gaussian blur, an integer Sobel,
-//! Canny's edges, and halving (the mean of each 2 x 2).
+//! Canny's edges, halving (the mean of each 2 x 2), and resizing by bilinear
+//! interpolation.
 //!
 //! Written so that the compiler vectorizes their inner loops: each loop runs over a whole
 //! row with no branch, on integers. A macro, `simd!`, compiles a kernel twice, for the baseline
 //! x86-64 (SSE2) and for AVX2, and picks the AVX2 one at run time when the CPU has it;
-//! other targets get the portable one. Two loops are written with AVX2 intrinsics
+//! other targets get the portable one. Three loops are written with AVX2 intrinsics
 //! instead: `taps`, the blur's multiply-accumulate (the compiler widened the 16-bit
-//! multiply to 32-bit lanes and kept the sum in memory between taps), and `luma` (its
-//! de-interleaving of RGB took 1.6 times as long).
+//! multiply to 32-bit lanes and kept the sum in memory between taps), `luma` (its
+//! de-interleaving of RGB took 1.6 times as long), and the resize's horizontal blend
+//! (a gather, which the compiler does not write for byte samples).
 //!
 //! Each kernel is checked against a straightforward reference in its tests (random
 //! images, the fixture, and 1 x 1, 1 x N and odd sizes), with the tolerance stated there.
 
+mod bilinear;
 mod blur;
 mod canny;
 mod halve;
@@ -20,6 +23,7 @@ mod luma;
 mod sobel;
 mod taps;
 
+pub use bilinear::bilinear;
 pub use blur::{gaussian_blur, gaussian_kernel_q15, kernel_radius};
 pub use canny::canny;
 pub use halve::halved;

@@ -211,27 +211,3 @@ fn limits_are_checked_and_broken_files_do_not_panic() {
         let _ = filter_jpeg(&frame(broken), &blur, &Limits::default(), 85);
     }
 }
-
-/// At exactly half the size, bilinear interpolation samples the centre of each 2 x 2:
-/// `halved` (which resize takes then) gives what fast_image_resize's interpolation
-/// gives, within 1 gray level.
-#[test]
-fn halving_is_bilinear_interpolation_at_half_size() {
-    let (width, height) = (64, 38);
-    let data = kernels::random_image(3, width * height);
-    let half = halved(&Plane {
-        data: data.clone(),
-        width,
-        height,
-    });
-    let resized = crate::domain::video::processor::resize_pixels(
-        &data,
-        (width as u32, height as u32),
-        (32, 19),
-        PixelType::U8,
-    );
-    assert_eq!(half.data.len(), resized.len());
-    for (a, b) in half.data.iter().zip(&resized) {
-        assert!(a.abs_diff(*b) <= 1, "{a} against {b}");
-    }
-}
