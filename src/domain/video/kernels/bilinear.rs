@@ -61,8 +61,8 @@ fn taps(from: usize, to: usize) -> Vec<Tap> {
 /// value, at a third of the cost or less.
 ///
 /// Each output row blends its one or two source rows horizontally at the output's
-/// columns only ([`across`]), reusing a row the previous output row blended, then
-/// blends the two vertically ([`blend_down`]). Shrinking, only the source pixels
+/// columns only (`across`), reusing a row the previous output row blended, then
+/// blends the two vertically (`blend_down`). Shrinking, only the source pixels
 /// sampled are read. Against fast_image_resize 5.5.0's interpolation (which this
 /// replaced; fastest of 60, two runs, ms, gray then RGB):
 /// - 1280 x 720 to 320 x 240: 0.05–0.07 against 0.24–0.32; 0.13–0.18 against
