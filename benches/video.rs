@@ -108,6 +108,16 @@ fn kernels(c: &mut Criterion) {
     group.bench_function("canny/640x480", |b| {
         b.iter(|| kernels::canny(black_box(&gray), 640, 480, 50.0, 100.0))
     });
+    // The JPEG resize row's work: a 1280 x 720 plane to the default 320 x 240.
+    let mut plane = vec![0; 1280 * 720];
+    let big = image::imageops::resize(&photo, 1280, 720, FilterType::Triangle);
+    kernels::luma(big.as_raw(), &mut plane);
+    group.bench_function("bilinear_gray/1280x720_to_320x240", |b| {
+        b.iter(|| kernels::bilinear(black_box(&plane), (1280, 720), 1, (320, 240)))
+    });
+    group.bench_function("bilinear_rgb/640x480_to_600x400", |b| {
+        b.iter(|| kernels::bilinear(black_box(photo.as_raw()), (640, 480), 3, (600, 400)))
+    });
     group.finish();
 }
 
