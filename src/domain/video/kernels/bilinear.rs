@@ -92,7 +92,7 @@ pub fn bilinear(
         return super::halved(pixels, width, height, channels);
     }
     assert!(i32::try_from(stride).is_ok(), "bilinear: a row over 2 GiB");
-    let columns = Columns::of(&taps(width, to_width), channels);
+    let columns = Columns::of(&taps(width, to_width), channels, stride);
     let row = |i: usize| &pixels[i * stride..][..stride];
     let to_stride = to_width * channels;
     // The source rows blended across so far, with their indices: consecutive output
@@ -135,20 +135,33 @@ struct Columns {
     first: Vec<i32>,
     weights: Vec<i32>,
     channels: usize,
+    /// The length of a source row, bytes.
+    row: usize,
+    /// How many samples from the first on read their 4 bytes (the vector loop's read)
+    /// within a row. Not found by a binary search: with 2 channels, enlarging repeats
+    /// a pixel's offsets, and the last whole read can come after one that is not.
+    gathered: usize,
 }
 
 impl Columns {
-    /// `taps`, one per output column, for each of `channels`; the offsets fit in i32,
-    /// as [`bilinear`] checks.
-    fn of(taps: &[Tap], channels: usize) -> Columns {
+    /// `taps`, one per output column, for each of `channels`, over rows of `row` bytes;
+    /// the offsets fit in i32, as [`bilinear`] checks.
+    fn of(taps: &[Tap], channels: usize, row: usize) -> Columns {
         debug_assert!(taps.iter().all(|t| t.i1 == t.i0 + 1 || t.w1 == 0));
         let samples = || taps.iter().flat_map(|t| (0..channels).map(move |c| (t, c)));
+        let first: Vec<i32> = samples()
+            .map(|(t, c)| (t.i0 * channels + c) as i32)
+            .collect();
+        let gathered = first
+            .iter()
+            .position(|&i| i as usize + 4 > row)
+            .unwrap_or(first.len());
         Columns {
-            first: samples()
-                .map(|(t, c)| (t.i0 * channels + c) as i32)
-                .collect(),
+            first,
             weights: samples().map(|(t, _)| (t.w0 | t.w1 << 16) as i32).collect(),
             channels,
+            row,
+            gathered,
         }
     }
 }
@@ -206,53 +219,29 @@ mod avx2 {
 
     #[target_feature(enable = "avx2")]
     pub(super) fn across(row: &[u8], columns: &Columns, out: &mut [u32]) {
+        assert_eq!(
+            row.len(),
+            columns.row,
+            "across: a row of the planned length"
+        );
         let n = out.len();
         let (first, weights) = (&columns.first[..n], &columns.weights[..n]);
-        // The columns whose 4-byte read ends within the row: a prefix, since the
-        // first neighbours never decrease.
-        let within = first.partition_point(|&i| i as usize + 4 <= row.len());
+        let within = columns.gathered.min(n);
         let (z, c) = (-1, columns.channels as i8); // a zero byte; the next pixel's
         // Bytes 0 and c of each 32-bit lane, as two 16-bit lanes.
+        #[rustfmt::skip]
         let pairs = _mm256_setr_epi8(
-            0,
-            z,
-            c,
-            z,
-            4,
-            z,
-            4 + c,
-            z,
-            8,
-            z,
-            8 + c,
-            z,
-            12,
-            z,
-            12 + c,
-            z, //
-            0,
-            z,
-            c,
-            z,
-            4,
-            z,
-            4 + c,
-            z,
-            8,
-            z,
-            8 + c,
-            z,
-            12,
-            z,
-            12 + c,
-            z,
+            0, z, c, z, 4, z, 4 + c, z, 8, z, 8 + c, z, 12, z, 12 + c, z,
+            0, z, c, z, 4, z, 4 + c, z, 8, z, 8 + c, z, 12, z, 12 + c, z,
         );
         let mut done = 0;
         while done + COLUMNS <= within {
             let at: [i32; COLUMNS] = first[done..done + COLUMNS].try_into().expect("8 columns");
             let w: [i32; COLUMNS] = weights[done..done + COLUMNS].try_into().expect("8 columns");
-            // SAFETY: each of the 8 reads covers row[i..i + 4], within the row since
-            // these columns come before `within`; gathers may read unaligned.
+            // SAFETY: each of the 8 reads covers row[i..i + 4], within the row: these
+            // samples come before `columns.gathered`, whose reads end within
+            // `columns.row` bytes, the row's length (asserted above); gathers may
+            // read unaligned.
             let words = unsafe {
                 _mm256_i32gather_epi32::<1>(row.as_ptr().cast(), bytemuck::cast::<_, __m256i>(at))
             };
@@ -361,9 +350,12 @@ mod tests {
         for channels in 1..=3 {
             for width in (1..40usize).chain([640, 1281]) {
                 for to_width in [1, 7, 8, 9, width.div_ceil(3), width, 2 * width + 1] {
-                    let columns = Columns::of(&taps(width, to_width), channels);
-                    let n = to_width * channels;
                     let len = width * channels;
+                    let columns = Columns::of(&taps(width, to_width), channels, len);
+                    let n = to_width * channels;
+                    // The vector loop reads only whole 4-byte words of the row.
+                    let gathered = &columns.first[..columns.gathered];
+                    assert!(gathered.iter().all(|&i| i as usize + 4 <= len));
                     let extremes: Vec<u8> = (0..len).map(|i| [0, 255][i / 2 % 2]).collect();
                     for row in [random_image(len as u64, len), extremes] {
                         let (mut fast, mut slow) = (vec![0; n], vec![0; n]);
