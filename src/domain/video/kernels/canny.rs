@@ -11,8 +11,10 @@
 //!    above `low` connected to one through its 8 neighbours, followed with an explicit
 //!    stack.
 //!
-//! The border pixels are never edges. Tolerance: the edge map agrees with the
-//! straightforward reference (f64 blur, `atan2` directions) on at least 99% of pixels.
+//! The border pixels are never edges. Tolerance: given the same blurred picture, the
+//! edge map equals the straightforward reference's (f64 Sobel, `atan2` directions,
+//! f64 magnitudes) exactly; through the fixed-point blur (within 1 gray level of an f64
+//! blur), it agrees with the reference on at least 99% of the fixture's pixels.
 
 /// `tan(22.5 deg)` in Q15, as OpenCV's `TG22`.
 const TAN_22_5_Q15: i32 = 13573;
@@ -29,12 +31,24 @@ pub fn canny(src: &[u8], width: usize, height: usize, low: f32, high: f32) -> Ve
         return out; // every pixel is a border pixel
     }
     let blurred = super::gaussian_blur(src, width, height, 1, 1.4);
+    edges_of_blurred(&blurred, width, height, low, high, &mut out);
+    out
+}
+
+/// Steps 2 to 4 on an already blurred picture of at least 3 x 3, into `out` (zeroed).
+fn edges_of_blurred(
+    blurred: &[u8],
+    width: usize,
+    height: usize,
+    low: f32,
+    high: f32,
+    out: &mut [u8],
+) {
     // mag >= t  <=>  mag^2 >= t^2  <=>  mag^2 >= ceil(t^2) for an integer mag^2.
     let squared = |t: f32| (f64::from(t.max(0.0)).powi(2).ceil()).min(f64::from(i32::MAX)) as i32;
     let (low, high) = (squared(low), squared(high));
-    let (classes, strong) = suppress(&blurred, width, low, high);
-    follow(&classes, &strong, width, height, &mut out);
-    out
+    let (classes, strong) = suppress(blurred, width, low, high);
+    follow(&classes, &strong, width, height, out);
 }
 
 super::simd! {
@@ -196,6 +210,17 @@ mod tests {
     /// The straightforward Canny: an f64 blur (same kernel), f64 Sobel, `atan2`
     /// directions binned as imageproc bins them, f64 magnitudes, 8-neighbour hysteresis.
     fn reference(src: &[u8], width: usize, height: usize, low: f64, high: f64) -> Vec<u8> {
+        reference_of_blurred(
+            &reference_blur(src, width, height),
+            width,
+            height,
+            low,
+            high,
+        )
+    }
+
+    /// The f64 Gaussian blur (sigma 1.4, the same kernel), rounded to whole gray levels.
+    fn reference_blur(src: &[u8], width: usize, height: usize) -> Vec<f64> {
         let (w, h) = (width as i64, height as i64);
         let radius = super::super::kernel_radius(1.4) as i64;
         let kernel: Vec<f64> = (-radius..=radius)
@@ -216,9 +241,21 @@ mod tests {
                 blurred[(y * w + x) as usize] = (v / (sum * sum)).round();
             }
         }
+        blurred
+    }
+
+    /// The reference's steps 2 to 4 on a blurred picture.
+    fn reference_of_blurred(
+        blurred: &[f64],
+        width: usize,
+        height: usize,
+        low: f64,
+        high: f64,
+    ) -> Vec<u8> {
+        let (w, h) = (width as i64, height as i64);
         let b = |x: i64, y: i64| blurred[(y.clamp(0, h - 1) * w + x.clamp(0, w - 1)) as usize];
-        let mut gx = vec![0.0; src.len()];
-        let mut gy = vec![0.0; src.len()];
+        let mut gx = vec![0.0; blurred.len()];
+        let mut gy = vec![0.0; blurred.len()];
         for y in 0..h {
             for x in 0..w {
                 let i = (y * w + x) as usize;
@@ -233,7 +270,7 @@ mod tests {
             }
         }
         let g: Vec<f64> = gx.iter().zip(&gy).map(|(x, y)| x.hypot(*y)).collect();
-        let mut class = vec![0u8; src.len()];
+        let mut class = vec![0u8; blurred.len()];
         for y in 1..h - 1 {
             for x in 1..w - 1 {
                 let i = (y * w + x) as usize;
@@ -256,7 +293,7 @@ mod tests {
             }
         }
         let strong: Vec<usize> = (0..class.len()).filter(|&i| class[i] == 2).collect();
-        let mut out = vec![0; src.len()];
+        let mut out = vec![0; blurred.len()];
         follow(&class, &strong, width, height, &mut out);
         out
     }
@@ -330,19 +367,27 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(16))]
+        #![proptest_config(ProptestConfig::with_cases(3000))]
         #[test]
-        fn random_pictures_agree_with_the_reference(
+        fn random_pictures_have_the_reference_edges_given_the_same_blur(
             width in 3usize..48, height in 3usize..48, seed in any::<u64>(),
             low in 0f32..200.0, extra in 0f32..300.0,
         ) {
             // Smooth random pictures (noise blurred), so that there are real edges.
+            // Steps 2 to 4 are compared exactly, on the one blurred picture: the
+            // fixed-point blur's own tolerance (within 1 gray level of the f64 blur) is
+            // blur.rs's to test. Through both blurs, a tiny picture can lose a few
+            // percent of its pixels to one moved maximum and the chain hysteresis
+            // follows from it (seen: 7 of 520 pixels of a 20 x 26 picture); the
+            // fixture's end-to-end test above keeps the 99% bound on a real picture.
             let noise = random_image(seed, width * height);
             let src = crate::domain::video::kernels::gaussian_blur(&noise, width, height, 1, 1.0);
-            let fast = canny(&src, width, height, low, low + extra);
-            let exact = reference(&src, width, height, f64::from(low), f64::from(low + extra));
-            let agree = agreement(&fast, &exact);
-            prop_assert!(agree >= 0.99, "{}", agree);
+            let blurred = crate::domain::video::kernels::gaussian_blur(&src, width, height, 1, 1.4);
+            let mut fast = vec![0; width * height];
+            edges_of_blurred(&blurred, width, height, low, low + extra, &mut fast);
+            let blurred: Vec<f64> = blurred.iter().map(|&p| f64::from(p)).collect();
+            let (low, high) = (f64::from(low), f64::from(low + extra));
+            prop_assert_eq!(fast, reference_of_blurred(&blurred, width, height, low, high));
         }
     }
 }
