@@ -366,6 +366,35 @@ mod tests {
         }
     }
 
+    /// Smooth random pictures (noise blurred), so that there are real edges, through
+    /// Canny's steps 2 to 4 and the reference's, on one blurred picture.
+    fn edges_on_one_blur(
+        seed: u64,
+        (width, height): (usize, usize),
+        low: f32,
+        high: f32,
+    ) -> (Vec<u8>, Vec<u8>) {
+        let noise = random_image(seed, width * height);
+        let src = crate::domain::video::kernels::gaussian_blur(&noise, width, height, 1, 1.0);
+        let blurred = crate::domain::video::kernels::gaussian_blur(&src, width, height, 1, 1.4);
+        let mut fast = vec![0; width * height];
+        edges_of_blurred(&blurred, width, height, low, high, &mut fast);
+        let blurred: Vec<f64> = blurred.iter().map(|&p| f64::from(p)).collect();
+        let exact = reference_of_blurred(&blurred, width, height, f64::from(low), f64::from(high));
+        (fast, exact)
+    }
+
+    #[test]
+    fn the_picture_where_the_two_blurs_part_has_the_reference_edges_given_one_blur() {
+        // Through both blurs, this 20 x 26 picture's edges agree with the reference's
+        // on 98.65% of pixels only: one maximum moves a row, and hysteresis follows a
+        // chain of 6 more pixels from the reference's.
+        let (low, high) = (30.916_052, 30.916_052 + 35.314_064);
+        let (fast, exact) = edges_on_one_blur(8_385_939_331_508_229_319, (20, 26), low, high);
+        assert!(fast.contains(&255));
+        assert_eq!(fast, exact);
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(3000))]
         #[test]
@@ -380,14 +409,8 @@ mod tests {
             // percent of its pixels to one moved maximum and the chain hysteresis
             // follows from it (seen: 7 of 520 pixels of a 20 x 26 picture); the
             // fixture's end-to-end test above keeps the 99% bound on a real picture.
-            let noise = random_image(seed, width * height);
-            let src = crate::domain::video::kernels::gaussian_blur(&noise, width, height, 1, 1.0);
-            let blurred = crate::domain::video::kernels::gaussian_blur(&src, width, height, 1, 1.4);
-            let mut fast = vec![0; width * height];
-            edges_of_blurred(&blurred, width, height, low, low + extra, &mut fast);
-            let blurred: Vec<f64> = blurred.iter().map(|&p| f64::from(p)).collect();
-            let (low, high) = (f64::from(low), f64::from(low + extra));
-            prop_assert_eq!(fast, reference_of_blurred(&blurred, width, height, low, high));
+        let (fast, exact) = edges_on_one_blur(seed, (width, height), low, low + extra);
+            prop_assert_eq!(fast, exact);
         }
     }
 }
