@@ -2,11 +2,14 @@
 //! filters.
 //!
 //! ProcessFrames reads the stream's config, then maps each frame message to a job on
-//! tokio's blocking pool (decode, filter, encode) and yields the results with
-//! `buffered(n)`: up to `n` frames are processed at once and the replies keep the
-//! order of the frames. `buffered` pulls a new frame only when a reply has been taken,
-//! and tonic takes a reply only when HTTP/2 flow control lets it send: a client that
-//! stops reading soon stops the server from reading its frames too.
+//! rayon's pool of one thread per CPU (decode, filter, encode) and yields the results
+//! with `buffered(2n)`, n being the CPUs: up to `2n` frames are taken in at once, at
+//! most `n` are processed at once, and the replies keep the order of the frames.
+//! Taking in more frames than there are threads lets a thread that finished a frame
+//! take the next one at once, while an earlier frame is still being processed. `buffered` pulls a new frame only when a reply
+//! has been taken, and tonic takes a reply only when HTTP/2 flow control lets it send:
+//! a client that stops reading soon stops the server from reading its frames too. A
+//! sequential filter (motion) takes and processes one frame at a time.
 //!
 //! Each frame first reserves the memory its processing holds at its peak (see
 //! [`video::memory::peak_bytes`]) from the stream's budget, its caller's (half the
@@ -20,6 +23,7 @@
 use std::{
     collections::BTreeMap,
     num::NonZeroUsize,
+    panic::{self, AssertUnwindSafe},
     sync::{Arc, Mutex},
     time::Instant,
 };
@@ -47,7 +51,8 @@ const DEFAULT_JPEG_QUALITY: u8 = 85;
 pub struct VideoService {
     /// The largest frames accepted.
     limits: Limits,
-    /// How many frames of one stream may be processed at once.
+    /// The CPUs this process may run on: the threads of rayon's pool, which processes
+    /// the frames; a stream has up to twice as many frames in flight.
     parallelism: usize,
     /// Counts the ProcessFrames streams in progress.
     streams: ActiveStreams,
@@ -57,7 +62,7 @@ pub struct VideoService {
 
 impl VideoService {
     /// A video service accepting frames within `limits`, processing up to one frame
-    /// per CPU of each stream at once, within `budget`.
+    /// per CPU at once (of one stream or of several), within `budget`.
     pub fn new(limits: Limits, streams: ActiveStreams, budget: MemoryBudget) -> Self {
         let parallelism = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
         Self {
@@ -140,8 +145,8 @@ impl Job {
     }
 
     /// Reserves the memory `frame` needs from `budget`, waiting while it is full, then
-    /// processes it on the blocking pool. The reply comes with the reservation of the
-    /// bytes it holds.
+    /// processes it on rayon's pool of one thread per CPU, in the order frames come to
+    /// it. The reply comes with the reservation of the bytes it holds.
     async fn process(
         self: Arc<Self>,
         budget: &StreamBudget,
@@ -171,14 +176,29 @@ impl Job {
             .await
             .map_err(|err| over_budget(&format!("frame {sequence_number}"), &err))?;
         let meta = (sequence_number, frame.presentation_timestamp_us);
-        let reply = tokio::task::spawn_blocking(move || self.run(meta, picture))
+        // CPU work goes to rayon's pool (one thread per CPU), not tokio's blocking pool:
+        // a pool thread that finishes a frame takes the next queued one at once, where
+        // a blocking-pool job can only be spawned once a thread is free, which costs a
+        // wake-up of a tokio worker and then of a pool thread between two frames
+        // (measured: 13% of two CPUs idle; see BENCHMARKS.md).
+        let (done, reply) = tokio::sync::oneshot::channel();
+        rayon::spawn(move || {
+            // The stream is gone (cancelled, or failed at an earlier frame): skip it.
+            if done.is_closed() {
+                return;
+            }
+            let result = panic::catch_unwind(AssertUnwindSafe(|| self.run(meta, picture)));
+            let _ = done.send(result);
+        });
+        let reply = reply
             .await
-            .map_err(|err| Status::internal(format!("frame processing failed: {err}")))??;
+            .map_err(|_| Status::internal("frame processing failed: its worker is gone"))?
+            .map_err(|_| Status::internal("frame processing failed: it panicked"))??;
         reservation.shrink_to(reply.frame.as_ref().map_or(0, |frame| frame.data.len()));
         Ok((reply, reservation))
     }
 
-    /// Decodes, filters and encodes one frame (CPU work: run it on the blocking pool).
+    /// Decodes, filters and encodes one frame (CPU work: run it on rayon's pool).
     /// `meta` is the frame's (sequence number, presentation timestamp). A JPEG frame
     /// blurred or resized back to JPEG stays in Y'CbCr (`video::filter_jpeg`); any
     /// other goes through a decoded picture.
@@ -323,10 +343,12 @@ impl video_processing_server::VideoProcessing for VideoService {
                 .check(usize::try_from(bytes.saturating_mul(2)).unwrap_or(usize::MAX))
                 .map_err(|err| over_budget("config", &err))?;
         }
-        let parallelism = if job.filter.is_sequential() {
+        // Frames taken in at once: twice the workers, so that a free worker finds the
+        // next frame waiting (see the module documentation).
+        let in_flight = if job.filter.is_sequential() {
             1
         } else {
-            self.parallelism
+            2 * self.parallelism
         };
         let replies = input
             .map(move |message| {
@@ -346,7 +368,7 @@ impl video_processing_server::VideoProcessing for VideoService {
                     }
                 }
             })
-            .buffered(parallelism);
+            .buffered(in_flight);
         let replies = budget::held_until_sent(replies);
         // The first error ends the stream, after the replies to the frames before it.
         let replies = replies.scan(false, |failed, reply| {
