@@ -65,6 +65,13 @@ impl VideoService {
     /// per CPU at once (of one stream or of several), within `budget`.
     pub fn new(limits: Limits, streams: ActiveStreams, budget: MemoryBudget) -> Self {
         let parallelism = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
+        // Named, or rayon's threads would take the name of the thread that first used
+        // the pool (a tokio worker's) in top and perf. The global pool can be set up
+        // once: a second service in the process (tests) finds it made, which is fine.
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(parallelism)
+            .thread_name(|i| format!("video-frames-{i}"))
+            .build_global();
         Self {
             limits,
             parallelism,
