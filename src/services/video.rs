@@ -6,10 +6,11 @@
 //! with `buffered(2n)`, n being the CPUs: up to `2n` frames are taken in at once, at
 //! most `n` are processed at once, and the replies keep the order of the frames.
 //! Taking in more frames than there are threads lets a thread that finished a frame
-//! take the next one at once, while an earlier frame is still being processed. `buffered` pulls a new frame only when a reply
-//! has been taken, and tonic takes a reply only when HTTP/2 flow control lets it send:
-//! a client that stops reading soon stops the server from reading its frames too. A
-//! sequential filter (motion) takes and processes one frame at a time.
+//! take the next one at once, while an earlier frame is still being processed.
+//! `buffered` pulls a new frame only when a reply has been taken, and tonic takes a
+//! reply only when HTTP/2 flow control lets it send: a client that stops reading soon
+//! stops the server from reading its frames too. A sequential filter (motion) takes and
+//! processes one frame at a time.
 //!
 //! Each frame first reserves the memory its processing holds at its peak (see
 //! [`video::memory::peak_bytes`]) from the stream's budget, its caller's (half the
