@@ -15,6 +15,11 @@ Python reference (bench/python/video_server.py: grpcio and OpenCV) first. This s
   equal pixels for edges, the mean absolute difference (gray levels) for the others.
 
 Writes the tables to stdout and to $CARGO_TARGET_DIR/bench/video.md.
+
+With --scaling it measures instead how one stream scales from one core to two: our
+server twice, pinned to CPU 0 and to CPUs 0 and 1, the load tool on CPU 1 (it shares
+the second core: with JPEG frames it needs about 3% of it), alternating, by default on
+JPEG frames at 1280 x 720 with 8 frames in flight; written to bench/video-scaling.md.
 """
 
 import argparse
@@ -41,13 +46,20 @@ def parse_args():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", default="4s")
     parser.add_argument("--warmup", default="1s")
-    parser.add_argument("--window", type=int, default=4, help="frames in flight on the stream")
+    parser.add_argument("--window", type=int, help="frames in flight on the stream (4; 8 with --scaling)")
     parser.add_argument("--filters", default=",".join(FILTERS))
-    parser.add_argument("--sizes", default=",".join(f"{w}x{h}" for w, h in SIZES))
-    parser.add_argument("--wires", default=",".join(WIRES))
+    parser.add_argument("--sizes", help="(640x480,1280x720; 1280x720 with --scaling)")
+    parser.add_argument("--wires", help="(rgb8,jpeg; jpeg with --scaling)")
+    parser.add_argument("--scaling", action="store_true",
+                        help="one core against two for one stream (defaults: --sizes 1280x720 --wires jpeg --window 8)")
     # load_once reads these (bench/run.py's steal accounting).
     parser.set_defaults(steal_repeats=0, max_steal=100.0)
-    return parser.parse_args()
+    args = parser.parse_args()
+    # With --scaling, JPEG frames: the load tool needs about 3% of the core it shares.
+    args.sizes = args.sizes or ("1280x720" if args.scaling else ",".join(f"{w}x{h}" for w, h in SIZES))
+    args.wires = args.wires or ("jpeg" if args.scaling else ",".join(WIRES))
+    args.window = args.window or (8 if args.scaling else 4)
+    return args
 
 
 def frames_per_second(args, tools, server, size, wire, name):
@@ -88,11 +100,55 @@ for name in {FILTERS!r}:
     return out.stdout.strip().splitlines()
 
 
+def scaling(args, tools, work, target):
+    """One stream on one core against two, our server alone, alternating."""
+    log = open(work / "servers.log", "w")
+    servers = [Server(f"{cores} core{'s' if cores > 1 else ''}", port,
+                      pinned(cpus, [str(tools / "grpc-showcase"), "--listen", f"127.0.0.1:{port}",
+                                    "--log-level", "warn", "--data-dir", str(work / f"data-{cores}")]), log)
+               for cores, cpus, port in [(1, "0", 50076), (2, "0,1", 50077)]]
+    rows = []
+    try:
+        for size in [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",")]:
+            for wire in args.wires.split(","):
+                for name in args.filters.split(","):
+                    fps = {s.name: [] for s in servers}
+                    for round_ in range(args.rounds):
+                        for s in servers if round_ % 2 == 0 else reversed(servers):
+                            fps[s.name].append(frames_per_second(args, tools, s, size, wire, name)["rps"])
+                    one, two = (statistics.median(fps[s.name]) for s in servers)
+                    per_round = [b / a for a, b in zip(*(fps[s.name] for s in servers))]
+                    row = (f"{size[0]} x {size[1]}", "raw RGB8" if wire == "rgb8" else "JPEG", name,
+                           one, two, two / one, min(per_round), max(per_round))
+                    rows.append(row)
+                    print("| {} | {} | {} | {:.0f} | {:.0f} | **{:.2f}x** ({:.2f} to {:.2f}) |".format(*row), flush=True)
+    finally:
+        for s in servers:
+            s.stop()
+        log.close()
+    text = "\n".join([
+        f"Measured {datetime.date.today()}, `{args.profile}` build; grpc-showcase pinned to CPU 0, and to CPUs 0 "
+        f"and 1; the load tool on CPU 1; one ProcessFrames stream, {args.window} frames in flight; "
+        f"{args.rounds} alternating rounds of {args.duration} per row. Median frames/s; ratio = two cores' "
+        "median / one core's (the rounds' own ratios, lowest to highest).",
+        "",
+        "| frame | wire | filter | 1 core frames/s | 2 cores frames/s | ratio |",
+        "|---|---|---|---|---|---|",
+        *("| {} | {} | {} | {:.0f} | {:.0f} | **{:.2f}x** ({:.2f} to {:.2f}) |".format(*r) for r in rows),
+    ])
+    print(text)
+    out = target / "bench" / "video-scaling.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text + "\n")
+
+
 def main():
     args = parse_args()
     target = Path(args.target_dir)
     tools = target / args.profile
     work = Path(tempfile.mkdtemp(prefix="video-bench-"))
+    if args.scaling:
+        return scaling(args, tools, work, target)
     stubs = work / "stubs"
     stubs.mkdir()
     subprocess.run([args.python, "-m", "grpc_tools.protoc", f"-I{ROOT / 'proto'}", f"--python_out={stubs}",

@@ -8,6 +8,7 @@
 #   bench/video.sh                                     # 3 rounds of 4 s per row, about 15 min
 #   bench/video.sh --rounds 1 --duration 2s --sizes 640x480    # a quick look
 #   PROFILE=release bench/video.sh                     # what `cargo run --release` builds
+#   bench/video.sh --scaling                           # one stream on one core against two
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}"
