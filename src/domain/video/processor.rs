@@ -213,30 +213,6 @@ mod tests {
         }
     }
 
-    /// Straightforward bilinear interpolation, OpenCV's `INTER_LINEAR` mapping: the
-    /// output pixel x samples the source at (x + 0.5) * scale - 0.5, clamped to the
-    /// picture, between its two neighbours in each direction.
-    fn bilinear(rgb: &RgbImage, to_width: u32, to_height: u32) -> RgbImage {
-        let (width, height) = rgb.dimensions();
-        let axis = |out: u32, to: u32, from: u32| {
-            let at = ((f64::from(out) + 0.5) * f64::from(from) / f64::from(to) - 0.5)
-                .clamp(0.0, f64::from(from - 1));
-            let low = at.floor() as u32;
-            (low, (low + 1).min(from - 1), at - f64::from(low))
-        };
-        RgbImage::from_fn(to_width, to_height, |x, y| {
-            let (x0, x1, fx) = axis(x, to_width, width);
-            let (y0, y1, fy) = axis(y, to_height, height);
-            let channel = |c: usize| {
-                let p = |x: u32, y: u32| f64::from(rgb.get_pixel(x, y).0[c]);
-                let top = p(x0, y0) * (1.0 - fx) + p(x1, y0) * fx;
-                let bottom = p(x0, y1) * (1.0 - fx) + p(x1, y1) * fx;
-                (top * (1.0 - fy) + bottom * fy).round() as u8
-            };
-            image::Rgb([channel(0), channel(1), channel(2)])
-        })
-    }
-
     #[test]
     fn resize_is_bilinear_interpolation() {
         let (rgb, width, height) = kernels::fixture();
@@ -248,7 +224,12 @@ mod tests {
             })
             .process(&DynamicImage::ImageRgb8(photo.clone()))
             .to_rgb8();
-            let reference = bilinear(&photo, to_width, to_height);
+            let size = (width, height);
+            let to = (to_width as usize, to_height as usize);
+            let reference: Vec<u8> = kernels::bilinear_reference(photo.as_raw(), size, 3, to)
+                .iter()
+                .map(|v| v.round() as u8)
+                .collect();
             // Fixed-point weights, rounded once: within 1 gray level.
             let worst = ours
                 .iter()

@@ -257,39 +257,41 @@ mod avx2 {
     }
 }
 
+/// The blend in f64, one sample at a time, with OpenCV's clamping: the straightforward
+/// reference the tests hold [`bilinear`] to, here and in the resize filter's.
+#[cfg(test)]
+pub(crate) fn reference(
+    pixels: &[u8],
+    (width, height): (usize, usize),
+    channels: usize,
+    (to_width, to_height): (usize, usize),
+) -> Vec<f64> {
+    let source = |d: usize, from: usize, to: usize| {
+        let at = (d as f64 + 0.5) * from as f64 / to as f64 - 0.5;
+        let at = at.clamp(0.0, (from - 1) as f64);
+        let i0 = at.floor() as usize;
+        (i0, (i0 + 1).min(from - 1), at - i0 as f64)
+    };
+    let p = |x: usize, y: usize, c: usize| f64::from(pixels[(y * width + x) * channels + c]);
+    let mut out = Vec::new();
+    for y in 0..to_height {
+        let (y0, y1, fy) = source(y, height, to_height);
+        for x in 0..to_width {
+            let (x0, x1, fx) = source(x, width, to_width);
+            for c in 0..channels {
+                let top = p(x0, y0, c) * (1.0 - fx) + p(x1, y0, c) * fx;
+                let bottom = p(x0, y1, c) * (1.0 - fx) + p(x1, y1, c) * fx;
+                out.push(top * (1.0 - fy) + bottom * fy);
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::domain::video::kernels::{fixture, random_image};
-
-    /// The blend in f64, one sample at a time, with OpenCV's clamping.
-    fn reference(
-        pixels: &[u8],
-        (width, height): (usize, usize),
-        channels: usize,
-        (to_width, to_height): (usize, usize),
-    ) -> Vec<f64> {
-        let source = |d: usize, from: usize, to: usize| {
-            let at = (d as f64 + 0.5) * from as f64 / to as f64 - 0.5;
-            let at = at.clamp(0.0, (from - 1) as f64);
-            let i0 = at.floor() as usize;
-            (i0, (i0 + 1).min(from - 1), at - i0 as f64)
-        };
-        let p = |x: usize, y: usize, c: usize| f64::from(pixels[(y * width + x) * channels + c]);
-        let mut out = Vec::new();
-        for y in 0..to_height {
-            let (y0, y1, fy) = source(y, height, to_height);
-            for x in 0..to_width {
-                let (x0, x1, fx) = source(x, width, to_width);
-                for c in 0..channels {
-                    let top = p(x0, y0, c) * (1.0 - fx) + p(x1, y0, c) * fx;
-                    let bottom = p(x0, y1, c) * (1.0 - fx) + p(x1, y1, c) * fx;
-                    out.push(top * (1.0 - fy) + bottom * fy);
-                }
-            }
-        }
-        out
-    }
 
     fn worst_difference(ours: &[u8], exact: &[f64]) -> f64 {
         assert_eq!(ours.len(), exact.len());

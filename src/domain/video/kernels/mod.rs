@@ -24,6 +24,8 @@ mod sobel;
 mod taps;
 
 pub use bilinear::bilinear;
+#[cfg(test)]
+pub(crate) use bilinear::reference as bilinear_reference;
 pub use blur::{gaussian_blur, gaussian_kernel_q15, kernel_radius};
 pub use canny::canny;
 pub use halve::halved;
