@@ -69,6 +69,32 @@ def frames_per_second(args, tools, server, size, wire, name):
     return load_once(args, tools, server, rpc, server.process.pid, None, args.warmup)
 
 
+ROW = "| {} | {} | {} | {:.0f} | {:.0f} | **{:.2f}x** ({:.2f} to {:.2f}) |"
+
+
+def alternated(args, tools, first, second):
+    """Every row (frame size x wire x filter) on both servers, `args.rounds` times, the
+    order rotating each round: yields the row's labels and each round's frames/s of
+    `first` and of `second`."""
+    for size in [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",")]:
+        for wire in args.wires.split(","):
+            for name in args.filters.split(","):
+                fps = {first.name: [], second.name: []}
+                for round_ in range(args.rounds):
+                    for s in [first, second] if round_ % 2 == 0 else [second, first]:
+                        fps[s.name].append(frames_per_second(args, tools, s, size, wire, name)["rps"])
+                labels = (f"{size[0]} x {size[1]}", "raw RGB8" if wire == "rgb8" else "JPEG", name)
+                yield labels, fps[first.name], fps[second.name]
+
+
+def write_report(target, file_name, text):
+    """`text` to stdout and to $CARGO_TARGET_DIR/bench/`file_name`."""
+    print(text)
+    out = target / "bench" / file_name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text + "\n")
+
+
 def agreement(args, stubs, ours, reference):
     """Each filter's output from both servers on the fixture, compared."""
     script = f"""
@@ -109,19 +135,11 @@ def scaling(args, tools, work, target):
                for cores, cpus, port in [(1, "0", 50076), (2, "0,1", 50077)]]
     rows = []
     try:
-        for size in [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",")]:
-            for wire in args.wires.split(","):
-                for name in args.filters.split(","):
-                    fps = {s.name: [] for s in servers}
-                    for round_ in range(args.rounds):
-                        for s in servers if round_ % 2 == 0 else reversed(servers):
-                            fps[s.name].append(frames_per_second(args, tools, s, size, wire, name)["rps"])
-                    one, two = (statistics.median(fps[s.name]) for s in servers)
-                    per_round = [b / a for a, b in zip(*(fps[s.name] for s in servers))]
-                    row = (f"{size[0]} x {size[1]}", "raw RGB8" if wire == "rgb8" else "JPEG", name,
-                           one, two, two / one, min(per_round), max(per_round))
-                    rows.append(row)
-                    print("| {} | {} | {} | {:.0f} | {:.0f} | **{:.2f}x** ({:.2f} to {:.2f}) |".format(*row), flush=True)
+        for labels, one_core, two_cores in alternated(args, tools, *servers):
+            one, two = statistics.median(one_core), statistics.median(two_cores)
+            per_round = [b / a for a, b in zip(one_core, two_cores)]
+            rows.append((*labels, one, two, two / one, min(per_round), max(per_round)))
+            print(ROW.format(*rows[-1]), flush=True)
     finally:
         for s in servers:
             s.stop()
@@ -134,12 +152,9 @@ def scaling(args, tools, work, target):
         "",
         "| frame | wire | filter | 1 core frames/s | 2 cores frames/s | ratio |",
         "|---|---|---|---|---|---|",
-        *("| {} | {} | {} | {:.0f} | {:.0f} | **{:.2f}x** ({:.2f} to {:.2f}) |".format(*r) for r in rows),
+        *(ROW.format(*r) for r in rows),
     ])
-    print(text)
-    out = target / "bench" / "video-scaling.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text + "\n")
+    write_report(target, "video-scaling.md", text)
 
 
 def main():
@@ -160,22 +175,11 @@ def main():
                                                                   "--port", "50075", "--stubs", str(stubs)]), log)
     try:
         rows = []
-        sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",")]
-        for size in sizes:
-            for wire in args.wires.split(","):
-                for name in args.filters.split(","):
-                    ratios, fps = [], {ours.name: [], reference.name: []}
-                    for round_ in range(args.rounds):
-                        order = [ours, reference] if round_ % 2 == 0 else [reference, ours]
-                        got = {s.name: frames_per_second(args, tools, s, size, wire, name) for s in order}
-                        for s in order:
-                            fps[s.name].append(got[s.name]["rps"])
-                        ratios.append(got[ours.name]["rps"] / got[reference.name]["rps"])
-                    row = (f"{size[0]} x {size[1]}", "raw RGB8" if wire == "rgb8" else "JPEG", name,
-                           statistics.median(fps[ours.name]), statistics.median(fps[reference.name]),
-                           statistics.median(ratios), min(ratios), max(ratios))
-                    rows.append(row)
-                    print("| {} | {} | {} | {:.0f} | {:.0f} | **{:.2f}x** ({:.2f} to {:.2f}) |".format(*row), flush=True)
+        for labels, ours_fps, reference_fps in alternated(args, tools, ours, reference):
+            ratios = [a / b for a, b in zip(ours_fps, reference_fps)]
+            rows.append((*labels, statistics.median(ours_fps), statistics.median(reference_fps),
+                         statistics.median(ratios), min(ratios), max(ratios)))
+            print(ROW.format(*rows[-1]), flush=True)
         agree = agreement(args, stubs, ours, reference)
     finally:
         ours.stop()
@@ -190,7 +194,7 @@ def main():
         "",
         "| frame | wire | filter | grpc-showcase frames/s | Python + OpenCV frames/s | ratio |",
         "|---|---|---|---|---|---|",
-        *("| {} | {} | {} | {:.0f} | {:.0f} | **{:.2f}x** ({:.2f} to {:.2f}) |".format(*r) for r in rows),
+        *(ROW.format(*r) for r in rows),
         "",
         f"Ratios: lowest {min(ratios):.2f}x, median {statistics.median(ratios):.2f}x, over {len(ratios)} rows.",
         "",
@@ -198,11 +202,7 @@ def main():
         "",
         *(f"- {line}" for line in agree),
     ]
-    text = "\n".join(report)
-    print(text)
-    out = target / "bench" / "video.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text + "\n")
+    write_report(target, "video.md", "\n".join(report))
 
 
 if __name__ == "__main__":
