@@ -20,10 +20,15 @@ With --scaling it measures instead how one stream scales from one core to two: o
 server twice, pinned to CPU 0 and to CPUs 0 and 1, the load tool on CPU 1 (it shares
 the second core: with JPEG frames it needs about 3% of it), alternating, by default on
 JPEG frames at 1280 x 720 with 8 frames in flight; written to bench/video-scaling.md.
+In the same rotation it runs two of our servers side by side, pinned to CPU 0 and to CPU
+1, one stream each: what this machine gives two independent one-core processes, the
+ceiling against which one stream on both CPUs is judged (a shared VM's second vCPU need
+not double the work).
 """
 
 import argparse
 import datetime
+import re
 import statistics
 import subprocess
 import sys
@@ -66,25 +71,57 @@ def frames_per_second(args, tools, server, size, wire, name):
     width, height = size
     rpc = ["--rpc", "video", "--filter", name, "--width", str(width), "--height", str(height),
            "--wire", wire, "--concurrency", "1", "--window", str(args.window)]
+    if isinstance(server, Pair):
+        return server.frames_per_second(args, tools, rpc)
     return load_once(args, tools, server, rpc, server.process.pid, None, args.warmup)
 
 
+class Pair:
+    """Two of our servers, one pinned to each CPU, each driven by its own stream at the same
+    time: what this machine gives two independent single-core processes, the ceiling for
+    one server on both CPUs."""
+
+    def __init__(self, servers):
+        self.name = "two 1-core servers"
+        self.servers = servers
+
+    def frames_per_second(self, args, tools, rpc):
+        """Both streams' frames/s added up (each from its own load tool on CPU 1)."""
+        loads = [subprocess.Popen(pinned(1, [str(tools / "load"), "--addr", s.addr, *rpc, "--duration",
+                                             args.duration, "--warmup", args.warmup]),
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+                 for s in self.servers]
+        total = 0.0
+        for load in loads:
+            out, _ = load.communicate()
+            found = re.search(r"^requests/s (\S+)", out, re.M)
+            if load.returncode != 0 or not found:
+                raise SystemExit(f"load failed against {self.name}:\n{out}")
+            total += float(found.group(1))
+        return {"rps": total}
+
+    def stop(self):
+        for s in self.servers:
+            s.stop()
+
+
 ROW = "| {} | {} | {} | {:.0f} | {:.0f} | **{:.2f}x** ({:.2f} to {:.2f}) |"
+SCALING_ROW = ROW + " {:.0f} | {:.2f}x | {:.2f} |"
 
 
-def alternated(args, tools, first, second):
-    """Every row (frame size x wire x filter) on both servers, `args.rounds` times, the
-    order rotating each round: yields the row's labels and each round's frames/s of
-    `first` and of `second`."""
+def alternated(args, tools, servers):
+    """Every row (frame size x wire x filter) on each of `servers`, `args.rounds` times,
+    the order rotating each round: yields the row's labels and, for each server, its
+    rounds' frames/s."""
     for size in [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",")]:
         for wire in args.wires.split(","):
             for name in args.filters.split(","):
-                fps = {first.name: [], second.name: []}
+                fps = [[] for _ in servers]
                 for round_ in range(args.rounds):
-                    for s in [first, second] if round_ % 2 == 0 else [second, first]:
-                        fps[s.name].append(frames_per_second(args, tools, s, size, wire, name)["rps"])
+                    for i in [(round_ + k) % len(servers) for k in range(len(servers))]:
+                        fps[i].append(frames_per_second(args, tools, servers[i], size, wire, name)["rps"])
                 labels = (f"{size[0]} x {size[1]}", "raw RGB8" if wire == "rgb8" else "JPEG", name)
-                yield labels, fps[first.name], fps[second.name]
+                yield labels, fps
 
 
 def write_report(target, file_name, text):
@@ -127,19 +164,24 @@ for name in {FILTERS!r}:
 
 
 def scaling(args, tools, work, target):
-    """One stream on one core against two, our server alone, alternating."""
+    """One stream on one core against two, our server alone, alternating with two 1-core
+    servers side by side (the machine's ceiling for two cores)."""
     log = open(work / "servers.log", "w")
-    servers = [Server(f"{cores} core{'s' if cores > 1 else ''}", port,
-                      pinned(cpus, [str(tools / "grpc-showcase"), "--listen", f"127.0.0.1:{port}",
-                                    "--log-level", "warn", "--data-dir", str(work / f"data-{cores}")]), log)
-               for cores, cpus, port in [(1, "0", 50076), (2, "0,1", 50077)]]
+
+    def ours(name, cpus, port):
+        return Server(name, port, pinned(cpus, [str(tools / "grpc-showcase"), "--listen", f"127.0.0.1:{port}",
+                                                "--log-level", "warn", "--data-dir", str(work / f"data-{port}")]), log)
+
+    servers = [ours("1 core", "0", 50076), ours("2 cores", "0,1", 50077),
+               Pair([ours("CPU 0", "0", 50078), ours("CPU 1", "1", 50079)])]
     rows = []
     try:
-        for labels, one_core, two_cores in alternated(args, tools, *servers):
-            one, two = statistics.median(one_core), statistics.median(two_cores)
+        for labels, (one_core, two_cores, pair) in alternated(args, tools, servers):
+            one, two, ceiling = (statistics.median(f) for f in (one_core, two_cores, pair))
             per_round = [b / a for a, b in zip(one_core, two_cores)]
-            rows.append((*labels, one, two, two / one, min(per_round), max(per_round)))
-            print(ROW.format(*rows[-1]), flush=True)
+            rows.append((*labels, one, two, two / one, min(per_round), max(per_round), ceiling, ceiling / one,
+                         two / ceiling))
+            print(SCALING_ROW.format(*rows[-1]), flush=True)
     finally:
         for s in servers:
             s.stop()
@@ -148,11 +190,14 @@ def scaling(args, tools, work, target):
         f"Measured {datetime.date.today()}, `{args.profile}` build; grpc-showcase pinned to CPU 0, and to CPUs 0 "
         f"and 1; the load tool on CPU 1; one ProcessFrames stream, {args.window} frames in flight; "
         f"{args.rounds} alternating rounds of {args.duration} per row. Median frames/s; ratio = two cores' "
-        "median / one core's (the rounds' own ratios, lowest to highest).",
+        "median / one core's (the rounds' own ratios, lowest to highest). The machine's ceiling: two servers "
+        "pinned to CPU 0 and to CPU 1, one stream each at the same time (both load tools on CPU 1), frames/s "
+        "added up, in the same rotation.",
         "",
-        "| frame | wire | filter | 1 core frames/s | 2 cores frames/s | ratio |",
-        "|---|---|---|---|---|---|",
-        *(ROW.format(*r) for r in rows),
+        "| frame | wire | filter | 1 core frames/s | 2 cores frames/s | ratio | two 1-core servers frames/s "
+        "| their ratio | 2 cores / two servers |",
+        "|---|---|---|---|---|---|---|---|---|",
+        *(SCALING_ROW.format(*r) for r in rows),
     ])
     write_report(target, "video-scaling.md", text)
 
@@ -175,7 +220,7 @@ def main():
                                                                   "--port", "50075", "--stubs", str(stubs)]), log)
     try:
         rows = []
-        for labels, ours_fps, reference_fps in alternated(args, tools, ours, reference):
+        for labels, (ours_fps, reference_fps) in alternated(args, tools, [ours, reference]):
             ratios = [a / b for a, b in zip(ours_fps, reference_fps)]
             rows.append((*labels, statistics.median(ours_fps), statistics.median(reference_fps),
                          statistics.median(ratios), min(ratios), max(ratios)))
