@@ -1,7 +1,7 @@
 //! The in-process cost of one frame, without gRPC: each filter, and JPEG decoding (to
 //! RGB, and to the luma plane alone for the gray filters) and encoding, at 640 x 480
 //! and 1280 x 720; and a JPEG frame through blur and resize back to JPEG, on the Y'CbCr
-//! planes and the general way.
+//! planes (also on the load tool's 4:4:4 quality-90 frames) and the general way.
 //!
 //! `cargo bench --bench video`. The picture is a real photo (tests/fixtures/rocket.jpg,
 //! scaled up bilinearly). Numbers are in BENCHMARKS.md.
@@ -40,6 +40,14 @@ fn filters(c: &mut Criterion) {
             encoding: Encoding::Jpeg,
             data: jpeg.clone(),
         };
+        let mut jpeg_444 = Vec::new();
+        picture
+            .to_rgb8()
+            .write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(
+                &mut jpeg_444,
+                90,
+            ))
+            .expect("encodes");
         group.bench_function(format!("jpeg_decode/{size}"), |b| {
             b.iter(|| video::decode(black_box(frame()), &Limits::default()).expect("decodes"))
         });
@@ -65,6 +73,19 @@ fn filters(c: &mut Criterion) {
             group.bench_function(format!("jpeg_to_jpeg_planar/{name}/{size}"), |b| {
                 b.iter(|| {
                     video::filter_jpeg(black_box(&frame()), &filter, &Limits::default(), 85)
+                        .expect("the planar path applies")
+                        .expect("filters")
+                })
+            });
+            // The same on the load tool's frames (bench/load): the image crate's
+            // encoder at quality 90, 4:4:4, three full-size planes to decode.
+            group.bench_function(format!("jpeg_to_jpeg_planar_444/{name}/{size}"), |b| {
+                let frame = Frame {
+                    data: jpeg_444.clone(),
+                    ..frame()
+                };
+                b.iter(|| {
+                    video::filter_jpeg(black_box(&frame), &filter, &Limits::default(), 85)
                         .expect("the planar path applies")
                         .expect("filters")
                 })
