@@ -18,8 +18,9 @@ Writes the tables to stdout and to $CARGO_TARGET_DIR/bench/video.md.
 
 With --scaling it measures instead how one stream scales from one core to two: our
 server twice, pinned to CPU 0 and to CPUs 0 and 1, the load tool on CPU 1 (it shares
-the second core: with JPEG frames it needs 3 to 6% of it, more frames/s more), alternating, by default on
-JPEG frames at 1280 x 720 with 8 frames in flight; written to bench/video-scaling.md.
+the second core: with JPEG frames it needs 3 to 6% of it, more at more frames/s),
+alternating, by default on JPEG frames at 1280 x 720 with 8 frames in flight; written to
+bench/video-scaling.md.
 In the same rotation it runs two of our servers side by side, pinned to CPU 0 and to CPU
 1, one stream each: what this machine gives two independent one-core processes, the
 ceiling against which one stream on both CPUs is judged (a shared VM's second vCPU need
@@ -60,7 +61,8 @@ def parse_args():
     # load_once reads these (bench/run.py's steal accounting).
     parser.set_defaults(steal_repeats=0, max_steal=100.0)
     args = parser.parse_args()
-    # With --scaling, JPEG frames: the load tool needs 3 to 6% of the core it shares (5.6% at 668 frames/s of 640 x 480).
+    # With --scaling, JPEG frames: the load tool needs 3 to 6% of the core it shares
+    # (5.6% at 668 frames/s of 640 x 480).
     args.sizes = args.sizes or ("1280x720" if args.scaling else ",".join(f"{w}x{h}" for w, h in SIZES))
     args.wires = args.wires or ("jpeg" if args.scaling else ",".join(WIRES))
     args.window = args.window or (8 if args.scaling else 4)
