@@ -29,11 +29,11 @@ not double the work).
 
 import argparse
 import datetime
-import re
 import statistics
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -69,6 +69,12 @@ def parse_args():
     return args
 
 
+def our_server(tools, work, log, name, cpus, port):
+    """grpc-showcase pinned to `cpus`, listening on `port`, its data under `work`."""
+    return Server(name, port, pinned(cpus, [str(tools / "grpc-showcase"), "--listen", f"127.0.0.1:{port}",
+                                            "--log-level", "warn", "--data-dir", str(work / f"data-{port}")]), log)
+
+
 def frames_per_second(args, tools, server, size, wire, name):
     width, height = size
     rpc = ["--rpc", "video", "--filter", name, "--width", str(width), "--height", str(height),
@@ -88,19 +94,12 @@ class Pair:
         self.servers = servers
 
     def frames_per_second(self, args, tools, rpc):
-        """Both streams' frames/s added up (each from its own load tool on CPU 1)."""
-        loads = [subprocess.Popen(pinned(1, [str(tools / "load"), "--addr", s.addr, *rpc, "--duration",
-                                             args.duration, "--warmup", args.warmup]),
-                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
-                 for s in self.servers]
-        total = 0.0
-        for load in loads:
-            out, _ = load.communicate()
-            found = re.search(r"^requests/s (\S+)", out, re.M)
-            if load.returncode != 0 or not found:
-                raise SystemExit(f"load failed against {self.name}:\n{out}")
-            total += float(found.group(1))
-        return {"rps": total}
+        """Both streams' frames/s added up, each from its own run of the load tool (on
+        CPU 1), the two at the same time."""
+        with ThreadPoolExecutor(len(self.servers)) as pool:
+            runs = [pool.submit(load_once, args, tools, s, rpc, s.process.pid, None, args.warmup)
+                    for s in self.servers]
+            return {"rps": sum(run.result()["rps"] for run in runs)}
 
     def stop(self):
         for s in self.servers:
@@ -171,8 +170,7 @@ def scaling(args, tools, work, target):
     log = open(work / "servers.log", "w")
 
     def ours(name, cpus, port):
-        return Server(name, port, pinned(cpus, [str(tools / "grpc-showcase"), "--listen", f"127.0.0.1:{port}",
-                                                "--log-level", "warn", "--data-dir", str(work / f"data-{port}")]), log)
+        return our_server(tools, work, log, name, cpus, port)
 
     servers = [ours("1 core", "0", 50076), ours("2 cores", "0,1", 50077),
                Pair([ours("CPU 0", "0", 50078), ours("CPU 1", "1", 50079)])]
@@ -216,8 +214,7 @@ def main():
     subprocess.run([args.python, "-m", "grpc_tools.protoc", f"-I{ROOT / 'proto'}", f"--python_out={stubs}",
                     f"--grpc_python_out={stubs}", "video.proto"], check=True)
     log = open(work / "servers.log", "w")
-    ours = Server("grpc-showcase", 50076, pinned(0, [str(tools / "grpc-showcase"), "--listen", "127.0.0.1:50076",
-                                                       "--log-level", "warn", "--data-dir", str(work / "data")]), log)
+    ours = our_server(tools, work, log, "grpc-showcase", 0, 50076)
     reference = Server("Python grpcio + OpenCV", 50075, pinned(0, [args.python, str(ROOT / "bench/python/video_server.py"),
                                                                   "--port", "50075", "--stubs", str(stubs)]), log)
     try:
