@@ -59,8 +59,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // need be. Cloning a client is cheap: clones share the channel.
     let mut client = GreeterClient::connect(args.addr.clone()).await?;
     // Compression is per client (or per call): `send_compressed` compresses requests,
-    // `accept_compressed` adds the encoding to grpc-accept-encoding so that the server
-    // may compress its replies; the reply's grpc-encoding header says whether it did.
+    // `accept_compressed` adds the encoding to grpc-accept-encoding, what this client
+    // can decode. The server answers a compressed request in the same encoding (its
+    // reply's grpc-encoding header), and sends a message under 1 KiB plain all the same.
     let encoding = match args.compression {
         Compression::None => None,
         Compression::Gzip => Some(CompressionEncoding::Gzip),
@@ -74,7 +75,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let reply = client.say_hello(hello(&args.name)).await?;
     println!("SayHello      -> {}", reply.get_ref().message);
     if let Some(encoding) = reply.metadata().get("grpc-encoding") {
-        println!("                 (the reply came compressed: grpc-encoding {encoding:?})");
+        println!(
+            "                 (replies in grpc-encoding {encoding:?}; this one, under 1 KiB, travelled plain)"
+        );
     }
     let reply = client.say_hello_again(hello(&args.name)).await?;
     println!("SayHelloAgain -> {}", reply.get_ref().message);

@@ -10,7 +10,7 @@ use crate::{
         feedback::StoreLocation,
         video::Limits,
     },
-    server::{DEFAULT_LISTEN, ListenAddr, PlaygroundMode, Settings, TlsFiles},
+    server::{DEFAULT_LISTEN, ListenAddr, PlaygroundMode, ResponseCompression, Settings, TlsFiles},
 };
 
 /// The defaults of the flags that set [`Settings`]: the settings' own defaults, written
@@ -277,6 +277,16 @@ pub struct Config {
     /// socket (a server open to a network shows no page unless asked to).
     #[arg(long, env = "GRPC_SHOWCASE_PLAYGROUND", value_enum, default_value_t = defaults().playground)]
     pub playground: PlaygroundMode,
+
+    /// Which replies to compress, on gRPC, grpc-web and Connect alike. A client's
+    /// grpc-accept-encoding says what it can decode (grpcio lists gzip on every call),
+    /// not that it wants compression. mirror: a reply is compressed only with the
+    /// encoding its request used. gzip, zstd: every reply for a client that accepts that
+    /// encoding (others as mirror). off: none. Whatever the policy, a message under 1 KiB
+    /// and a JPEG or PNG frame stay uncompressed, and an interop test request that asks
+    /// for a compressed reply gets one.
+    #[arg(long, env = "GRPC_SHOWCASE_RESPONSE_COMPRESSION", value_enum, default_value_t = defaults().response_compression)]
+    pub response_compression: ResponseCompression,
 }
 
 /// The log output format.
@@ -369,6 +379,7 @@ impl Config {
             default_unary_timeout: nonzero(self.default_unary_timeout),
             instance_name: self.instance_name.clone(),
             playground: self.playground,
+            response_compression: self.response_compression,
             ..Settings::default()
         })
     }

@@ -133,18 +133,31 @@ async fn interceptor_adds_headers_and_the_layer_sees_every_call() {
 #[tokio::test]
 async fn compression_shrinks_the_bytes_on_the_wire() {
     let out = lesson("compression").await;
-    let size = |name: &str| -> u64 {
-        let line = line(&out, &format!("   {name}"));
-        let after = line.split("request body").nth(1).unwrap();
-        after.split_whitespace().next().unwrap().parse().unwrap()
+    // (request body, reply body, the reply's encoding) of a way
+    let sizes = |name: &str| -> (u64, u64, String) {
+        let line = line(&out, &format!("   {name} "));
+        let number = |after: &str| -> u64 {
+            let rest = line.split(after).nth(1).unwrap();
+            rest.split_whitespace().next().unwrap().parse().unwrap()
+        };
+        let encoding = line.rsplit(' ').next().unwrap().to_owned();
+        (number("request body"), number("reply body"), encoding)
     };
-    let (none, gzip, zstd) = (size("none"), size("gzip"), size("zstd"));
-    assert!(none > 100_000, "{out}");
-    assert!(gzip * 10 < none && zstd * 10 < none, "{out}");
-    assert!(
-        out.contains("came back as gzip") && out.contains("came back as zstd"),
-        "{out}"
-    );
+    let (none, none_reply, none_encoding) = sizes("none");
+    assert!(none > 100_000 && none_reply > 100_000, "{out}");
+    assert_eq!(none_encoding, "identity", "{out}");
+    // Accepting gzip is not asking for it: the reply comes back plain.
+    let (accept, accept_reply, accept_encoding) = sizes("accepts gzip only");
+    assert!(accept > 100_000 && accept_reply > 100_000, "{out}");
+    assert_eq!(accept_encoding, "identity", "{out}");
+    for name in ["gzip", "zstd"] {
+        let (request, reply, encoding) = sizes(name);
+        assert!(
+            request * 10 < none && reply * 10 < none_reply,
+            "{name}: {out}"
+        );
+        assert_eq!(encoding, name, "{out}");
+    }
 }
 
 #[tokio::test]

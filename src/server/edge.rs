@@ -61,7 +61,8 @@ pub(super) fn service(
         settings.cors_allowed_origins.clone(),
     )
     .map_err(|err| ServeError::Setting(format!("the descriptor sets for Connect: {err}")))?
-    .with_body_timeout(settings.request_body_timeout);
+    .with_body_timeout(settings.request_body_timeout)
+    .with_compression(settings.response_compression);
     let playground = playground
         .then(|| Playground::new(connect.pool(), settings.auth.is_some()))
         .transpose()

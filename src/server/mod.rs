@@ -25,7 +25,9 @@
 //!     [`video_message_limit`]) with RESOURCE_EXHAUSTED, holds unary and
 //!     server-streaming calls to one request message, and ends those whose message has
 //!     not arrived within [`Settings::first_message_timeout`];
-//! 11. tonic's `Routes`, which dispatch on the `/package.Service/Method` path.
+//! 11. tonic's `Routes`, which dispatch on the `/package.Service/Method` path, to each
+//!     service wrapped in [`compression::grpc::Compressed`], which compresses its
+//!     replies, message by message, as `--response-compression` says ([`compression`]).
 //!
 //! The REST gateway's gRPC calls to this server enter at 5, like a call from the
 //! network.
@@ -40,6 +42,7 @@
 //! [`Settings::shutdown_grace`] to finish, and whatever is left is then closed.
 
 mod activity;
+pub mod compression;
 pub mod connect;
 pub mod edge;
 pub mod gateway;
@@ -74,7 +77,8 @@ use crate::{
 use layers::{auth, deadline, limit, message_limit, methods, metrics, quota};
 pub use listener::shutdown_signal;
 pub use settings::{
-    DEFAULT_LISTEN, ListenAddr, PlaygroundMode, Settings, TlsFiles, video_message_limit,
+    DEFAULT_LISTEN, ListenAddr, PlaygroundMode, ResponseCompression, Settings, TlsFiles,
+    video_message_limit,
 };
 
 /// An HTTP service of the server: every layer takes and gives tonic bodies.
@@ -289,6 +293,10 @@ impl Server {
         serving::set_serving(&health, &names, &settings, &models);
         tokio::spawn(serving::follow_feedback_store(health.clone(), available));
         edge::log_settings(&settings);
+        info!(
+            "response compression {}",
+            settings.response_compression.describe()
+        );
         let scheme = if tls.is_some() { "TLS" } else { "plaintext" };
         for addr in &local_addrs {
             info!(services = ?names, "listening on {addr} ({scheme})");

@@ -8,6 +8,7 @@ use tonic::{codec::CompressionEncoding, server::NamedService, service::Routes};
 
 use super::{
     ServeError,
+    compression::grpc::Compressed,
     settings::{Settings, video_message_limit},
 };
 use crate::{
@@ -54,16 +55,18 @@ pub const DESCRIPTOR_SETS: [&[u8]; 5] = [
     tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
 ];
 
-/// Lets `$server` (a generated tonic server) decompress requests sent with gzip or zstd,
-/// and compress its responses with either when the client says it accepts it
-/// (`grpc-accept-encoding`); a client that asks for nothing gets uncompressed messages.
+/// Lets `$server` (a generated tonic server) decompress requests sent with gzip, zstd
+/// or deflate, and compresses its replies as `$policy` says ([`Compressed`]; tonic's
+/// own `send_compressed` would gzip every reply for any client that can decode gzip).
 macro_rules! with_compression {
-    ($server:expr) => {
-        $server
-            .accept_compressed(CompressionEncoding::Gzip)
-            .accept_compressed(CompressionEncoding::Zstd)
-            .send_compressed(CompressionEncoding::Gzip)
-            .send_compressed(CompressionEncoding::Zstd)
+    ($server:expr, $policy:expr) => {
+        Compressed::new(
+            $server
+                .accept_compressed(CompressionEncoding::Gzip)
+                .accept_compressed(CompressionEncoding::Zstd)
+                .accept_compressed(CompressionEncoding::Deflate),
+            $policy,
+        )
     };
 }
 
@@ -138,42 +141,48 @@ pub(super) fn routes(
         .build_v1alpha()
         .map_err(ServeError::Reflection)?;
 
-    // The interop service chooses compression message by message (InteropWire): tonic
-    // decompresses what clients send, and compresses nothing itself.
-    let interop = InteropWire::new(
-        TestServiceServer::new(InteropService::new(
-            settings
-                .instance_name
-                .clone()
-                .unwrap_or_else(|| host.to_owned()),
-            host.to_owned(),
-            streams.clone(),
-            memory.clone(),
-        ))
-        .max_decoding_message_size(limit)
-        .max_encoding_message_size(limit)
-        .accept_compressed(CompressionEncoding::Gzip)
-        .accept_compressed(CompressionEncoding::Zstd),
-    );
-    let unimplemented = with_compression!(UnimplementedServiceServer::new(Unimplemented));
+    // The interop service's requests may ask for compressed replies whatever the
+    // policy (its tests' CompressedResponse).
+    let policy = settings.response_compression;
+    let interop = Compressed::new(
+        InteropWire::new(
+            TestServiceServer::new(InteropService::new(
+                settings
+                    .instance_name
+                    .clone()
+                    .unwrap_or_else(|| host.to_owned()),
+                host.to_owned(),
+                streams.clone(),
+                memory.clone(),
+            ))
+            .max_decoding_message_size(limit)
+            .max_encoding_message_size(limit)
+            .accept_compressed(CompressionEncoding::Gzip)
+            .accept_compressed(CompressionEncoding::Zstd)
+            .accept_compressed(CompressionEncoding::Deflate),
+        ),
+        policy,
+    )
+    .on_request();
+    let unimplemented = with_compression!(UnimplementedServiceServer::new(Unimplemented), policy);
     let instance = settings.instance_name.as_deref();
-    let echo = EchoMetadata::new(with_compression!(echo), instance, host)
+    let echo = EchoMetadata::new(with_compression!(echo, policy), instance, host)
         .map_err(|err| ServeError::Setting(format!("--instance-name {instance:?}: {err}")))?;
     let (greeter, calculator, model, fraud, inference) = (
-        with_compression!(greeter),
-        with_compression!(calculator),
-        with_compression!(model),
-        with_compression!(fraud),
-        with_compression!(inference),
+        with_compression!(greeter, policy),
+        with_compression!(calculator, policy),
+        with_compression!(model, policy),
+        with_compression!(fraud, policy),
+        with_compression!(inference, policy),
     );
     let (feedback, video, health_service) = (
-        with_compression!(feedback),
-        with_compression!(video),
-        with_compression!(health_service),
+        with_compression!(feedback, policy),
+        with_compression!(video, policy),
+        with_compression!(health_service, policy),
     );
     let (reflection_v1, reflection_v1alpha) = (
-        with_compression!(reflection_v1),
-        with_compression!(reflection_v1alpha),
+        with_compression!(reflection_v1, policy),
+        with_compression!(reflection_v1alpha, policy),
     );
 
     let names = vec![
@@ -208,6 +217,12 @@ pub(super) fn routes(
         .clone()
         .routes();
     Ok((routes, names))
+}
+
+/// Whether the requests of `service` (its full name) may ask for compressed replies,
+/// whatever the policy: the interop service's (its tests' CompressedResponse).
+pub fn compresses_on_request(service: &str) -> bool {
+    service == <TestServiceServer<InteropService> as NamedService>::NAME
 }
 
 fn name_of<S: NamedService>(_: &S) -> String {

@@ -11,6 +11,7 @@ use std::{
 
 use crate::domain::{auth::Tokens, feedback::StoreLocation, video::Limits};
 
+pub use super::compression::ResponseCompression;
 pub use super::tls::TlsFiles;
 
 /// Where the server listens unless told otherwise: this machine only (a server that
@@ -175,6 +176,8 @@ pub struct Settings {
     pub instance_name: Option<String>,
     /// Whether to serve the playground page at `/`.
     pub playground: PlaygroundMode,
+    /// Which replies are compressed ([`crate::server::compression`]).
+    pub response_compression: ResponseCompression,
 }
 
 /// The largest message of the video service, in bytes: a frame's data plus room for
@@ -195,7 +198,8 @@ impl Default for Settings {
     /// calls per connection (hyper's default), 1000 in all; a keepalive ping every 60 s
     /// answered within 20 s (grpc-go's default timeout); unary calls without a deadline
     /// limited to 30 s; the instance named after the host and port; the playground on
-    /// loopback addresses only.
+    /// loopback addresses only; replies compressed only as their requests were
+    /// ([`ResponseCompression::Mirror`]).
     ///
     /// These are also the defaults of the command line's flags, which read them from
     /// here ([`crate::config`]): this is the one place they are written.
@@ -230,6 +234,7 @@ impl Default for Settings {
             default_unary_timeout: Some(Duration::from_secs(30)),
             instance_name: None,
             playground: PlaygroundMode::Auto,
+            response_compression: ResponseCompression::Mirror,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! [`tonic::Status`].
 
 pub mod calculator;
+pub mod compression;
 pub mod echo;
 pub mod feedback;
 pub mod fraud_detection;

@@ -20,6 +20,9 @@
 //! never reads holds at most its stream's budget, and all its streams at most half the
 //! server's; a frame (or a resize config) that could never fit is refused with
 //! RESOURCE_EXHAUSTED.
+//!
+//! Each reply tells the server's response compression whether it may be compressed
+//! ([`super::compression::ReplyHints`]): a JPEG or PNG frame never is.
 
 use std::{
     collections::BTreeMap,
@@ -32,7 +35,10 @@ use std::{
 use futures::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
-use super::ResponseStream;
+use super::{
+    ResponseStream,
+    compression::{self, ReplyHint, ReplyHints},
+};
 use crate::{
     domain::budget::{self, MemoryBudget, OverBudget, Reservation, StreamBudget},
     domain::streams::ActiveStreams,
@@ -326,6 +332,7 @@ impl video_processing_server::VideoProcessing for VideoService {
         request: Request<Streaming<ProcessFramesRequest>>,
     ) -> Result<Response<Self::ProcessFramesStream>, Status> {
         let caller = super::caller(&request);
+        let hints = ReplyHints::of(request.extensions());
         let mut input = request.into_inner();
         let config = match input.message().await? {
             // The client closed its side without sending anything: nothing to do.
@@ -385,6 +392,24 @@ impl video_processing_server::VideoProcessing for VideoService {
                 reply
             });
             futures::future::ready(next)
+        });
+        // A JPEG or PNG frame is compressed already: the server's response compression
+        // would spend CPU to save nothing. Raw frames follow the server's policy.
+        let replies = replies.inspect(move |reply| {
+            if let Ok(reply) = reply {
+                let encoded = reply.frame.as_ref().is_some_and(|frame| {
+                    matches!(
+                        pb::Encoding::try_from(frame.encoding),
+                        Ok(pb::Encoding::Jpeg | pb::Encoding::Png)
+                    )
+                });
+                let hint = if encoded {
+                    ReplyHint::Never
+                } else {
+                    ReplyHint::Policy
+                };
+                compression::hint(hints.as_ref(), hint);
+            }
         });
         Ok(Response::new(Box::pin(self.streams.track(replies))))
     }

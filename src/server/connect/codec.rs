@@ -10,8 +10,8 @@ use tonic::Code;
 
 use super::error::ConnectError;
 
-/// An envelope's flag: its payload is compressed (not sent by this server, refused
-/// from clients).
+/// An envelope's flag: its payload is compressed, in the stream's
+/// `Connect-Content-Encoding`.
 pub const COMPRESSED: u8 = 0b01;
 /// An envelope's flag: the end of a response stream, carrying the status.
 pub const END_STREAM: u8 = 0b10;

@@ -10,6 +10,9 @@
 //!   an envelope (a flags byte, a 32-bit big-endian length); the reply's last envelope
 //!   (flag 0b10) carries the status and the trailers as JSON. Server streams work over
 //!   HTTP/1.1; client and bidirectional streams need HTTP/2 for both directions at once.
+//! - Compression: a unary body by `Content-Encoding`, a stream's envelopes by
+//!   `Connect-Content-Encoding` (gzip, zstd or deflate); replies as the server's one
+//!   policy says ([`compression`]).
 //! - `Connect-Timeout-Ms` is the call's deadline; other `x-*` headers and
 //!   `authorization` are the call's metadata. Response metadata comes back as headers,
 //!   and trailers as headers prefixed `trailer-` (unary) or in the last envelope.
@@ -20,6 +23,7 @@
 //! network: metrics, limits, auth, deadlines, message limits.
 
 pub mod codec;
+pub mod compression;
 pub mod error;
 mod streaming;
 pub mod websocket;
@@ -40,8 +44,9 @@ use serde_json::{Map, Value};
 use tonic::{Code, Status, body::Body};
 use tower::ServiceExt;
 
-use super::HttpService;
+use super::{HttpService, ResponseCompression, routes};
 use crate::domain::quote::quote;
+use compression::CallCompression;
 
 const CONNECT_TIMEOUT_MS: HeaderName = HeaderName::from_static("connect-timeout-ms");
 const GRPC_TIMEOUT: HeaderName = HeaderName::from_static("grpc-timeout");
@@ -83,6 +88,8 @@ struct Shared {
     allowed_origins: Vec<String>,
     /// How long a unary request's body may take to arrive (`--request-body-timeout`).
     body_timeout: Duration,
+    /// Which replies are compressed (`--response-compression`).
+    compression: ResponseCompression,
 }
 
 impl Connect {
@@ -109,6 +116,7 @@ impl Connect {
                 max_body,
                 allowed_origins,
                 body_timeout: Duration::from_secs(30),
+                compression: ResponseCompression::default(),
             }),
         })
     }
@@ -120,6 +128,26 @@ impl Connect {
             shared.body_timeout = body_timeout;
         }
         self
+    }
+
+    /// The handler with `policy` for its replies' compression
+    /// ([`ResponseCompression::Mirror`] unless set).
+    pub fn with_compression(mut self, policy: ResponseCompression) -> Self {
+        if let Some(shared) = Arc::get_mut(&mut self.shared) {
+            shared.compression = policy;
+        }
+        self
+    }
+
+    /// How `method`'s replies are compressed, from its request's `headers`.
+    fn negotiate(
+        &self,
+        headers: &HeaderMap,
+        method: &MethodDescriptor,
+        streaming: bool,
+    ) -> Result<CallCompression, ConnectError> {
+        let on_request = routes::compresses_on_request(method.parent_service().full_name());
+        CallCompression::negotiate(headers, streaming, self.shared.compression, on_request)
     }
 
     /// Every message and method the server knows.
@@ -197,6 +225,15 @@ impl Connect {
     ) -> Result<Response<Body>, Response<Body>> {
         let pool = &self.shared.pool;
         let fail = |err: ConnectError| err.into_response(pool);
+        let compression = self
+            .negotiate(&parts.headers, method, false)
+            .map_err(|err| {
+                let mut response = fail(err);
+                response
+                    .headers_mut()
+                    .extend([compression::unsupported_headers(false)]);
+                response
+            })?;
         let max = self.shared.max_body;
         // A Content-Length over the limit is refused before any of the body is read.
         if crate::server::gateway::announced_length(&parts.headers)
@@ -232,9 +269,13 @@ impl Connect {
                 )));
             }
         };
+        let bytes = compression.decompress(bytes, max).map_err(fail)?;
         let message = to_proto(codec, &method.input(), &bytes).map_err(fail)?;
-        let request =
+        let mut request =
             grpc_request(&parts, Body::new(Full::new(envelope(0, &message)))).map_err(fail)?;
+        if let Some(hints) = &compression.hints {
+            request.extensions_mut().insert(hints.clone());
+        }
         let Ok(response) = self.shared.grpc.clone().oneshot(request).await;
         let (head, body) = response.into_parts();
         let mut headers = metadata_headers(&head.headers);
@@ -264,10 +305,15 @@ impl Connect {
                 )));
             };
             let reply = from_proto(codec, &method.output(), &message).map_err(fail)?;
-            Response::builder()
+            let (reply, compressed) = compression.reply(reply).map_err(fail)?;
+            let mut response = Response::builder()
                 .header(CONTENT_TYPE, format!("application/{}", codec.name()))
                 .body(Body::new(Full::new(Bytes::from(reply))))
-                .expect("a valid response")
+                .expect("a valid response");
+            if compressed && let Some((name, value)) = compression.response_header(false) {
+                response.headers_mut().insert(name, value);
+            }
+            response
         } else {
             ConnectError::from_status(&status).into_response(pool)
         };

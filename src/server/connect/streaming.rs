@@ -12,8 +12,9 @@ use tonic::{Code, Status, body::Body};
 use tower::ServiceExt;
 
 use super::{
-    COMPRESSED, Codec, Connect, END_STREAM, Envelopes, GRPC_STATUS, envelope, error::ConnectError,
-    from_proto, grpc_request, metadata_headers, metadata_json, status_trailers, to_proto,
+    COMPRESSED, Codec, Connect, END_STREAM, Envelopes, GRPC_STATUS, compression, envelope,
+    error::ConnectError, from_proto, grpc_request, metadata_headers, metadata_json,
+    status_trailers, to_proto,
 };
 
 impl Connect {
@@ -29,6 +30,14 @@ impl Connect {
     ) -> Response<Body> {
         let input = method.input();
         let max_body = self.shared.max_body;
+        let compression = match self.negotiate(&parts.headers, &method, true) {
+            Ok(compression) => compression,
+            Err(err) => {
+                let headers = HeaderMap::from_iter([compression::unsupported_headers(true)]);
+                return stream_response(codec, headers, end_only(err, &self.shared.pool));
+            }
+        };
+        let inbound = compression.clone();
         // Envelopes in, gRPC messages out, one by one: the call reads the next request
         // only when it wants it, so a slow service slows the client down.
         let requests = async_stream::stream! {
@@ -41,10 +50,19 @@ impl Connect {
                 };
                 frames.push(&data);
                 while let Some((flags, payload)) = frames.next_frame() {
-                    if flags & COMPRESSED != 0 {
-                        yield Err(Status::invalid_argument("compressed envelopes are not supported: send them uncompressed"));
+                    let payload = if flags & COMPRESSED == 0 {
+                        payload
+                    } else if inbound.request.is_none() {
+                        yield Err(Status::invalid_argument(
+                            "a compressed envelope, but no Connect-Content-Encoding says how it was compressed",
+                        ));
                         return;
-                    }
+                    } else {
+                        match inbound.decompress(payload, max_body) {
+                            Ok(payload) => payload,
+                            Err(err) => { yield Err(Status::new(err.code, err.message)); return; }
+                        }
+                    };
                     match to_proto(codec, &input, &payload) {
                         Ok(message) => yield Ok(http_body::Frame::data(envelope(0, &message))),
                         Err(err) => { yield Err(Status::new(err.code, err.message)); return; }
@@ -66,17 +84,21 @@ impl Connect {
                 ));
             }
         };
-        let request = match grpc_request(&parts, Body::new(StreamBody::new(requests))) {
+        let mut request = match grpc_request(&parts, Body::new(StreamBody::new(requests))) {
             Ok(request) => request,
             Err(err) => {
                 return stream_response(codec, HeaderMap::new(), end_only(err, &self.shared.pool));
             }
         };
+        if let Some(hints) = &compression.hints {
+            request.extensions_mut().insert(hints.clone());
+        }
         let Ok(response) = self.shared.grpc.clone().oneshot(request).await;
         let (head, body) = response.into_parts();
         let shared = Arc::clone(&self.shared);
         let output = method.output();
-        let headers = metadata_headers(&head.headers);
+        let mut headers = metadata_headers(&head.headers);
+        headers.extend(compression.response_header(true));
         let replies = async_stream::stream! {
             let pool = &shared.pool;
             if head.headers.contains_key(GRPC_STATUS) {
@@ -98,8 +120,13 @@ impl Connect {
                     Ok(data) => {
                         frames.push(&data);
                         while let Some((_, message)) = frames.next_frame() {
-                            match from_proto(codec, &output, &message) {
-                                Ok(reply) => yield Ok(http_body::Frame::data(envelope(0, &reply))),
+                            let reply = from_proto(codec, &output, &message)
+                                .and_then(|reply| compression.reply(reply));
+                            match reply {
+                                Ok((reply, compressed)) => {
+                                    let flags = if compressed { COMPRESSED } else { 0 };
+                                    yield Ok(http_body::Frame::data(envelope(flags, &reply)));
+                                }
                                 Err(err) => { yield Ok(end_stream_error(&err, &HeaderMap::new(), pool)); return; }
                             }
                         }

@@ -1,8 +1,9 @@
 //! `grpc.testing.TestService` and `grpc.testing.UnimplementedService`: the gRPC interop
 //! tests' server (grpc/grpc, `doc/interop-test-descriptions.md`, "Server"), so that the
 //! interop client of any gRPC implementation can test this server. The handlers are
-//! here; [`wire::InteropWire`] does what they cannot see or choose on the wire (each
-//! message's compressed flag, the echoed metadata).
+//! here; [`wire::InteropWire`] does what they cannot see on the wire (each request
+//! message's compressed flag, the echoed metadata), and the server's response
+//! compression compresses the replies a request asks to be compressed.
 //!
 //! A request of a few bytes may ask for replies of up to 4 MB each: the streaming
 //! methods reserve each reply's payload from the server's memory budget (the caller's
@@ -153,7 +154,7 @@ async fn one_response(
         .await
         .map_err(|err| Status::resource_exhausted(format!("a reply {err} (--stream-memory)")))?;
     let payload = payload("response_parameters.size", parameters.size)?;
-    flags.send_next(parameters.compressed.as_ref().is_some_and(|c| c.value));
+    flags.send_next(parameters.compressed.as_ref().map(|c| c.value));
     let response = StreamingOutputCallResponse {
         payload: Some(payload),
     };
@@ -180,7 +181,7 @@ impl TestService for InteropService {
         echo_status(request.response_status.as_ref())?;
         check_type(request.response_type)?;
         let payload = payload("response_size", request.response_size)?;
-        flags.send_next(request.response_compressed.is_some_and(|c| c.value));
+        flags.send_next(request.response_compressed.as_ref().map(|c| c.value));
         let (server_id, hostname) = if request.fill_server_id {
             (self.instance.clone(), self.hostname.clone())
         } else {
