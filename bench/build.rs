@@ -1,6 +1,8 @@
 //! Generates the code of every service from the server's own `../proto` files (with its
 //! subdirectories: the interop client needs `grpc/testing/`), clients and servers
 //! (bare_greeter is a server), with protox (no `protoc` needed) and tonic-prost-build.
+//! Also gives the load tool tonic's version (TONIC_VERSION, from the workspace's
+//! Cargo.lock), for the user-agent that tonic's Channel sends (load/transport.rs).
 
 use std::{
     fs,
@@ -21,7 +23,21 @@ fn protos_in(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(protos)
 }
 
+/// The version of tonic that Cargo.lock pins: the line after `name = "tonic"`.
+fn tonic_version(lock: &str) -> Option<&str> {
+    let mut lines = lock.lines();
+    lines.find(|line| *line == "name = \"tonic\"")?;
+    lines
+        .next()?
+        .strip_prefix("version = \"")?
+        .strip_suffix('"')
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let lock = fs::read_to_string("../Cargo.lock")?;
+    let tonic = tonic_version(&lock).ok_or("no tonic in ../Cargo.lock")?;
+    println!("cargo:rustc-env=TONIC_VERSION={tonic}");
+    println!("cargo:rerun-if-changed=../Cargo.lock");
     let mut protos = protos_in(Path::new("../proto"))?;
     protos.sort();
     let descriptors = protox::compile(&protos, ["../proto"])?;

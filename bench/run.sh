@@ -2,11 +2,16 @@
 # The whole benchmark report in one command: builds the server, the load tool and the bare
 # tonic reference with the fully optimized profile (`dist`: fat LTO, one codegen unit; see
 # Cargo.toml), or the one PROFILE names; installs the Python grpcio references from PyPI into a virtual
-# environment; makes sure valgrind is there; then bench/run.py starts everything, runs the
-# load alternately and writes the table (stdout and $CARGO_TARGET_DIR/bench/report.md).
+# environment (with the grpcio client's grpcio-tools); makes sure valgrind is there; then
+# bench/run.py starts everything, drives each server alternately with the load tool (grpcio's
+# headers) and with grpcio itself (bench/clients.py), and writes a table per comparison
+# (stdout and $CARGO_TARGET_DIR/bench/report.md).
 #
-#   bench/run.sh                                  # 5 rounds of 10 s per run, 20 to 30 min
-#   bench/run.sh --rounds 1 --duration 3s --skip-callgrind    # a quick look
+#   bench/run.sh                                  # 5 rounds of 10 s per run, about 40 min
+#   bench/run.sh --only sayhello,fraud --skip-callgrind       # the targets' rows, about 25 min
+#   bench/run.sh --rounds 1 --duration 1s --pairs 0 --skip-callgrind    # a quick look, 1 min
+#   bench/run.sh --server-binary /tmp/gs-before/grpc-showcase --clients load,bare,grpcio
+#                                                 # another build, and the old headers too
 #   PROFILE=release bench/run.sh                  # what `cargo run --release` builds
 set -euo pipefail
 cd "$(dirname "$0")/.."

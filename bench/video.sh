@@ -5,7 +5,8 @@
 # bench/video.py runs both servers alternately and writes the table (stdout and
 # $CARGO_TARGET_DIR/bench/video.md).
 #
-#   bench/video.sh                                     # 3 rounds of 4 s per row, about 15 min
+#   bench/video.sh                                     # 3 rounds of 4 s per row, 2 clients, about 30 min
+#   bench/video.sh --clients grpcio                    # grpcio's rows only, about 15 min
 #   bench/video.sh --rounds 1 --duration 2s --sizes 640x480    # a quick look
 #   PROFILE=release bench/video.sh                     # what `cargo run --release` builds
 #   bench/video.sh --scaling                           # one stream on one core against two

@@ -34,6 +34,13 @@
 //! `--rpc hello-stream` does the same with SayHelloBidiStream (a name in, a greeting
 //! out): messages per second over one stream (`--concurrency 1`) or many.
 //!
+//! Every gRPC call carries the headers of a real client, grpcio's (Python):
+//! `grpc-accept-encoding: identity, deflate, gzip` and grpcio's user-agent, as tritonclient
+//! sends them too (transport.rs says why and how); a reply that comes compressed is
+//! decoded and counted (`compressed replies` in the report). `--bare-headers` sends no
+//! grpc-accept-encoding and tonic's own user-agent, as the tool did before;
+//! `--user-agent` and `--accept-encoding` send other values.
+//!
 //! `--rpc video` does the same with ProcessFrames: one stream per `--concurrency`, a
 //! config, then one real photo scaled to `--width` x `--height`, `--window` frames in
 //! flight; the rate is processed frames per second, end to end:
@@ -74,6 +81,7 @@ mod gateway;
 mod payload;
 mod proc;
 mod schedule;
+mod transport;
 mod worker;
 
 use std::{
@@ -88,7 +96,7 @@ use gateway::GatewayClient;
 use hdrhistogram::Histogram;
 use proc::cpu_seconds;
 use schedule::Schedule;
-use tonic::transport::Channel;
+use transport::{ClientHeaders, GRPCIO_ACCEPT_ENCODING, GRPCIO_USER_AGENT, TONIC_USER_AGENT};
 use worker::{BearerToken, worker};
 
 /// Drives one RPC and reports throughput and latency.
@@ -157,6 +165,21 @@ pub struct Args {
     /// A bearer token sent with every call (for a server with --auth-tokens).
     #[arg(long, env = "GRPC_SHOWCASE_TOKEN")]
     token: Option<String>,
+    /// Send no grpc-accept-encoding and tonic's own user-agent, as before (by default
+    /// every gRPC call carries grpcio's headers, --user-agent and --accept-encoding).
+    #[arg(long, conflicts_with_all = ["user_agent", "accept_encoding"])]
+    bare_headers: bool,
+    /// The user-agent of every gRPC call (grpcio 1.85.4's by default).
+    #[arg(long, default_value = GRPCIO_USER_AGENT)]
+    user_agent: String,
+    /// The grpc-accept-encoding of every gRPC call (grpcio's by default); the tool
+    /// decodes the replies in gzip and zstd that it lists, and counts them.
+    #[arg(long, default_value = GRPCIO_ACCEPT_ENCODING)]
+    accept_encoding: String,
+    /// For `video`: write the frame's bytes (Frame.data, as every request sends them) to
+    /// this file and exit, for another client to send the same frame.
+    #[arg(long)]
+    dump_frame: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -208,15 +231,34 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     let payload = Arc::new(payload::payload(&args)?);
+    if let Some(path) = &args.dump_frame {
+        let payload::Payload::Video { frame, .. } = &*payload else {
+            return Err("--dump-frame is for --rpc video".into());
+        };
+        std::fs::write(path, &frame.data)?;
+        return Ok(());
+    }
     let token = match &args.token {
         Some(token) => Some(format!("Bearer {token}").parse()?),
         None => None,
     };
+    let headers = Arc::new(if args.bare_headers {
+        ClientHeaders {
+            user_agent: TONIC_USER_AGENT.parse()?,
+            accept_encoding: None,
+        }
+    } else {
+        ClientHeaders {
+            user_agent: args.user_agent.parse()?,
+            accept_encoding: Some(args.accept_encoding.parse()?),
+        }
+    });
+    let decodes: Arc<[_]> = headers.decodes().into();
     let mut channels = Vec::new();
     for _ in 0..args.connections.max(1) {
-        let channel = Channel::from_shared(args.addr.clone())?.connect().await?;
+        let connection = transport::connect(&args.addr, Arc::clone(&headers)).await?;
         channels.push(tonic::service::interceptor::InterceptedService::new(
-            channel,
+            connection,
             BearerToken(token.clone()),
         ));
     }
@@ -242,6 +284,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let channel = channels[w % channels.len()].clone();
             tokio::spawn(worker(
                 channel,
+                Arc::clone(&decodes),
                 gateway.clone(),
                 Arc::clone(&payload),
                 w,
@@ -249,24 +292,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             ))
         })
         .collect();
-    // The server's CPU time over the measured part only.
-    let cpu_start = match args.server_pid {
-        Some(pid) => {
-            tokio::time::sleep_until(warmup_end.into()).await;
-            Some(cpu_seconds(pid)?)
-        }
-        None => None,
-    };
+    // The server's CPU time, and the tool's own, over the measured part only.
+    tokio::time::sleep_until(warmup_end.into()).await;
+    let own_start = cpu_seconds(std::process::id())?;
+    let cpu_start = args.server_pid.map(cpu_seconds).transpose()?;
     let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
     let mut errors: BTreeMap<String, u64> = BTreeMap::new();
+    let mut compressed: BTreeMap<&str, u64> = BTreeMap::new();
     for worker in workers {
         let tally = worker.await?;
         latency.add(&tally.latency_us)?;
         for (code, n) in tally.errors {
             *errors.entry(code).or_insert(0) += n;
         }
+        for (encoding, n) in tally.compressed {
+            *compressed.entry(encoding).or_insert(0) += n;
+        }
     }
     let finished = Instant::now();
+    let own = cpu_seconds(std::process::id())? - own_start;
     let cpu = match (args.server_pid, cpu_start) {
         (Some(pid), Some(start)) => Some(cpu_seconds(pid)? - start),
         _ => None,
@@ -308,6 +352,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         args.concurrency, args.connections, seconds
     );
     println!("ok {ok}, errors {errors:?}");
+    match args.rpc {
+        Rpc::Gateway => println!("headers: HTTP/1.1 JSON requests (the gRPC headers do not apply)"),
+        _ => println!("headers: {}", headers.describe()),
+    }
+    // Replies, not calls: a stream's messages each count.
+    println!(
+        "compressed replies {} of {ok} {compressed:?}",
+        compressed.values().sum::<u64>()
+    );
     println!("requests/s {:.0}", ok as f64 / seconds);
     let ms = |q: f64| latency.value_at_quantile(q) as f64 / 1000.0;
     println!(
@@ -325,6 +378,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             cpu / seconds
         );
     }
+    // Near one core busy on its CPU, the tool measures itself as much as the server.
+    println!("load tool CPU {own:.2} s, {:.2} cores busy", own / seconds);
     // A run with errors is not a measurement: say so in the exit status.
     if errors.values().sum::<u64>() > 0 {
         std::process::exit(1);

@@ -60,6 +60,8 @@ pub struct Tally {
     pub latency_us: Histogram<u64>,
     /// Measured calls that failed, by status code (or in-band error).
     pub errors: BTreeMap<String, u64>,
+    /// Measured replies (messages) that came compressed, by their grpc-encoding.
+    pub compressed: BTreeMap<&'static str, u64>,
 }
 
 impl Tally {
@@ -68,6 +70,17 @@ impl Tally {
         Self {
             latency_us: Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid bounds"),
             errors: BTreeMap::new(),
+            compressed: BTreeMap::new(),
+        }
+    }
+
+    /// Records one measured reply that succeeded, `started` when its request went, and
+    /// the encoding it came in (None: uncompressed).
+    pub fn reply(&mut self, started: Instant, encoding: Option<&'static str>) {
+        let micros = started.elapsed().as_micros().max(1) as u64;
+        self.latency_us.saturating_record(micros);
+        if let Some(encoding) = encoding {
+            *self.compressed.entry(encoding).or_insert(0) += 1;
         }
     }
 

@@ -3,7 +3,7 @@
 
 use std::{sync::Arc, time::Instant};
 
-use tonic::transport::Channel;
+use tonic::codec::CompressionEncoding;
 
 use crate::{
     gateway::GatewayClient,
@@ -23,6 +23,7 @@ use crate::{
         },
     },
     schedule::{Schedule, Tally},
+    transport::{Connection, reply_encoding},
 };
 
 /// Adds the bearer token to every call.
@@ -43,12 +44,26 @@ impl tonic::service::Interceptor for BearerToken {
     }
 }
 
-pub type Authorized = tonic::service::interceptor::InterceptedService<Channel, BearerToken>;
+pub type Authorized = tonic::service::interceptor::InterceptedService<Connection, BearerToken>;
+
+/// A generated client over `$channel` that decodes replies compressed with any of
+/// `$decodes` (the encodings the call's grpc-accept-encoding lists; none: it decodes
+/// uncompressed replies only, as tonic's clients do by default).
+macro_rules! client {
+    ($client:ident, $channel:expr, $decodes:expr) => {{
+        let mut client = $client::new($channel);
+        for &encoding in $decodes {
+            client = client.accept_compressed(encoding);
+        }
+        client
+    }};
+}
 
 /// Runs calls of `payload` (request `offset` first, then the next ones, cycled) as
-/// `schedule` allows.
+/// `schedule` allows; `decodes`: the reply encodings the clients decode.
 pub async fn worker(
     channel: Authorized,
+    decodes: Arc<[CompressionEncoding]>,
     gateway: GatewayClient,
     payload: Arc<Payload>,
     offset: usize,
@@ -57,7 +72,7 @@ pub async fn worker(
     let mut tally = Tally::new();
     match payload.as_ref() {
         Payload::HelloStream { window } => {
-            let mut client = GreeterClient::new(channel.clone());
+            let mut client = client!(GreeterClient, channel.clone(), decodes.iter());
             windowed_stream(
                 |requests| client.say_hello_bidi_stream(requests),
                 None,
@@ -73,7 +88,7 @@ pub async fn worker(
             return tally;
         }
         Payload::Feedback { window } => {
-            let mut client = FeedbackServiceClient::new(channel.clone());
+            let mut client = client!(FeedbackServiceClient, channel.clone(), decodes.iter());
             windowed_stream(
                 |requests| client.send_feedback(requests),
                 None,
@@ -95,7 +110,7 @@ pub async fn worker(
             config,
             frame,
         } => {
-            let mut client = VideoProcessingClient::new(channel.clone())
+            let mut client = client!(VideoProcessingClient, channel.clone(), decodes.iter())
                 .max_decoding_message_size(usize::MAX)
                 .max_encoding_message_size(usize::MAX);
             windowed_stream(
@@ -118,29 +133,34 @@ pub async fn worker(
         }
         _ => {}
     }
-    let mut fraud = FraudDetectionServiceClient::new(channel.clone());
-    let mut models = ModelInferenceClient::new(channel.clone());
-    let mut inference = GrpcInferenceServiceClient::new(channel.clone());
-    let mut calculator = CalculatorClient::new(channel.clone());
-    let mut greeter = GreeterClient::new(channel);
+    let mut fraud = client!(FraudDetectionServiceClient, channel.clone(), decodes.iter());
+    let mut models = client!(ModelInferenceClient, channel.clone(), decodes.iter());
+    let mut inference = client!(GrpcInferenceServiceClient, channel.clone(), decodes.iter());
+    let mut calculator = client!(CalculatorClient, channel.clone(), decodes.iter());
+    let mut greeter = client!(GreeterClient, channel, decodes.iter());
+    // A reply's encoding, from its headers (grpc-encoding).
+    fn encoding<T>(reply: tonic::Response<T>) -> Option<&'static str> {
+        reply_encoding(reply.metadata())
+    }
     let mut i = offset;
     loop {
         let Some(started) = schedule.start() else {
             return tally;
         };
-        let result: Result<(), tonic::Status> = match payload.as_ref() {
+        // The reply's encoding (None: uncompressed, or the gateway's JSON).
+        let result: Result<Option<&'static str>, tonic::Status> = match payload.as_ref() {
             Payload::Fraud(requests) => fraud
                 .predict_fraud(requests[i % requests.len()])
                 .await
-                .map(drop),
+                .map(encoding),
             Payload::Predict(requests) => models
                 .predict(requests[i % requests.len()].clone())
                 .await
-                .map(drop),
+                .map(encoding),
             Payload::Infer(requests) => inference
                 .model_infer(requests[i % requests.len()].clone())
                 .await
-                .map(drop),
+                .map(encoding),
             Payload::HelloStream { .. } | Payload::Feedback { .. } | Payload::Video { .. } => {
                 unreachable!("handled by windowed_stream")
             }
@@ -149,25 +169,25 @@ pub async fn worker(
                     name: "load".into(),
                 })
                 .await
-                .map(drop),
+                .map(encoding),
             Payload::Calculator => calculator
                 .add(Operands {
                     a: i as f64,
                     b: 0.5,
                 })
                 .await
-                .map(drop),
-            Payload::Gateway(bodies) => gateway.post(bodies[i % bodies.len()].clone()).await,
+                .map(encoding),
+            Payload::Gateway(bodies) => gateway
+                .post(bodies[i % bodies.len()].clone())
+                .await
+                .map(|()| None),
         };
         i += 1;
         if !schedule.measured(started) {
             continue;
         }
         match result {
-            Ok(()) => {
-                let micros = started.elapsed().as_micros().max(1) as u64;
-                tally.latency_us.saturating_record(micros);
-            }
+            Ok(encoding) => tally.reply(started, encoding),
             Err(status) => tally.error(format!("{:?}", status.code())),
         }
     }
@@ -176,7 +196,8 @@ pub async fn worker(
 /// One bidirectional stream with up to `window` requests in flight until `end`; records
 /// each reply's time since its request (both services answer in order). `first` is
 /// sent before the measured requests (a config message); `next(n)` makes request `n`;
-/// `check` gives an error label for a reply that reports one in band.
+/// `check` gives an error label for a reply that reports one in band. Every reply of the
+/// stream came in the encoding its response headers name.
 #[allow(clippy::too_many_arguments)]
 async fn windowed_stream<Req, Resp, Open, Fut>(
     open: Open,
@@ -206,13 +227,17 @@ async fn windowed_stream<Req, Resp, Open, Fut>(
         sent += 1;
         in_flight.push_back(started);
     }
-    let mut responses = match open(tokio_stream::wrappers::ReceiverStream::new(rx)).await {
-        Ok(response) => response.into_inner(),
-        Err(status) => {
-            tally.error(format!("{:?}", status.code()));
-            return;
-        }
-    };
+    let (mut responses, encoding) =
+        match open(tokio_stream::wrappers::ReceiverStream::new(rx)).await {
+            Ok(response) => {
+                let encoding = reply_encoding(response.metadata());
+                (response.into_inner(), encoding)
+            }
+            Err(status) => {
+                tally.error(format!("{:?}", status.code()));
+                return;
+            }
+        };
     let mut tx = Some(tx);
     loop {
         let sending = schedule.open();
@@ -242,10 +267,7 @@ async fn windowed_stream<Req, Resp, Open, Fut>(
                         continue;
                     }
                     match check(&reply) {
-                        None => {
-                            let micros = started.elapsed().as_micros().max(1) as u64;
-                            tally.latency_us.saturating_record(micros);
-                        }
+                        None => tally.reply(started, encoding),
                         Some(error) => tally.error(error),
                     }
                 }

@@ -16,6 +16,10 @@ fn every_tool_explains_its_flags() {
                 "--duration",
                 "--requests",
                 "--server-pid",
+                "--bare-headers",
+                "--user-agent",
+                "--accept-encoding",
+                "--dump-frame",
             ][..],
         ),
         (
