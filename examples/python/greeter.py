@@ -53,7 +53,10 @@ def run(server: str, name: str, compression: str) -> None:
         if compression != "none":
             # grpcio decompresses replies itself and keeps the grpc-encoding header from
             # the application: patterns/compression.py looks at the wire to see it.
-            print(f"                 (the request went compressed: grpc-encoding {compression!r})")
+            print(
+                f"                 (requests carry grpc-encoding {compression!r}; grpcio sends a"
+                " message this small plain all the same)"
+            )
         reply = stub.SayHelloAgain(helloworld_pb2.HelloRequest(name=name))
         print(f"SayHelloAgain -> {reply.message}")
 
@@ -97,7 +100,7 @@ def main() -> None:
         "--compression",
         choices=COMPRESSION,
         default="none",
-        help="compress requests (grpcio has gzip and deflate; the server takes gzip and zstd)",
+        help="compress requests (grpcio has gzip and deflate; the server takes gzip, deflate and zstd)",
     )
     args = arguments.parse_args()
     run(args.server, args.name, args.compression)
