@@ -78,9 +78,11 @@ pub struct Config {
 
     /// The directory of the models to serve: one subdirectory per model, holding
     /// model.json (its metadata) and the ONNX file it names. Relative paths start from
-    /// the working directory; the default is the shipped models of this repository.
-    #[arg(long, env = "GRPC_SHOWCASE_MODELS_DIR", default_value_os_t = defaults().models_dir)]
-    pub models_dir: PathBuf,
+    /// the working directory. A directory that cannot be read stops the start (exit
+    /// status 2). Default: the models built into this binary, those of the repository's
+    /// models/ directory when it was built (the startup log lists them).
+    #[arg(long, env = "GRPC_SHOWCASE_MODELS_DIR")]
+    pub models_dir: Option<PathBuf>,
 
     /// The id of the model fraud_detection.FraudDetectionService scores with. Its
     /// model.json must give a decision threshold.
@@ -88,14 +90,17 @@ pub struct Config {
     pub fraud_model: String,
 
     /// The directory of the server's data: the feedback database (feedback.sqlite3),
-    /// created with its schema on first start. Relative paths start from the working
-    /// directory.
+    /// created, with the directory and its schema, on first start. Relative paths start
+    /// from the working directory. Default: the platform's data directory,
+    /// $XDG_DATA_HOME/grpc-showcase on Linux (~/.local/share/grpc-showcase without
+    /// XDG_DATA_HOME), ~/Library/Application Support/grpc-showcase on macOS; shown below
+    /// for this user.
     #[arg(long, env = "GRPC_SHOWCASE_DATA_DIR", default_value_os_t = defaults().data_dir)]
     pub data_dir: PathBuf,
 
     /// Where feedback is stored: sqlite:PATH (one server process; the default is
     /// sqlite:DATA_DIR/feedback.sqlite3) or postgres://user:password@host:port/database,
-    /// which any number of replicas may share (see README, "Running several replicas"),
+    /// which any number of replicas may share (see docs/replicas.md),
     /// with libpq's sslmode (disable, prefer, require, verify-ca, verify-full) and
     /// sslrootcert=PATH parameters for TLS.
     /// The schema is created on first start. An unreachable database at start is an

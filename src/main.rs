@@ -79,10 +79,11 @@ async fn run(config: Config) -> ExitCode {
         Ok(server) => server,
         Err(err) => {
             tracing::error!("{err}");
-            // A feedback store that cannot be opened or reached is a setting to fix
-            // (--feedback-store, --data-dir), like an invalid flag: status 2.
+            // A feedback store that cannot be opened or reached, or a models directory
+            // that cannot be read, is a setting to fix (--feedback-store, --data-dir,
+            // --models-dir), like an invalid flag: status 2.
             return match err {
-                ServeError::Storage(_) => ExitCode::from(2),
+                ServeError::Storage(_) | ServeError::Models(_) => ExitCode::from(2),
                 _ => ExitCode::FAILURE,
             };
         }

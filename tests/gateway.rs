@@ -133,7 +133,7 @@ async fn wrong_method_path_or_size_get_their_http_status() {
 async fn a_fraud_model_that_is_not_loaded_is_503() {
     let empty = tempfile::tempdir().unwrap();
     let server = TestServer::with_settings(Settings {
-        models_dir: empty.path().to_owned(),
+        models_dir: Some(empty.path().to_owned()),
         ..Settings::default()
     })
     .await;
@@ -149,7 +149,7 @@ async fn calls_another_server_when_given_an_upstream() {
     let upstream = TestServer::start().await;
     let empty = tempfile::tempdir().unwrap();
     let gateway = TestServer::with_settings(Settings {
-        models_dir: empty.path().to_owned(),
+        models_dir: Some(empty.path().to_owned()),
         gateway_upstream: Some(format!("http://{}", upstream.addr)),
         ..Settings::default()
     })

@@ -356,7 +356,7 @@ async fn a_broken_model_is_unavailable_and_spares_the_others() {
     }
     fs::write(dir.path().join("fraud/model.onnx"), b"truncated").unwrap();
     let server = TestServer::with_settings(Settings {
-        models_dir: dir.path().to_owned(),
+        models_dir: Some(dir.path().to_owned()),
         ..Settings::default()
     })
     .await;

@@ -68,7 +68,7 @@ use crate::{
     domain::{
         feedback::{self, FeedbackStore, StoreError, StoreLocation},
         health::HealthRegistry,
-        models::ModelRegistry,
+        models::{ModelRegistry, ModelsDirError},
         streams::ActiveStreams,
     },
     proto::video::video_processing_server::VideoProcessingServer,
@@ -96,6 +96,8 @@ pub enum ServeError {
     },
     /// The feedback database could not be opened.
     Storage(StoreError),
+    /// The models directory given ([`Settings::models_dir`]) cannot be read.
+    Models(ModelsDirError),
     /// Reading the listening socket failed.
     Io(io::Error),
     /// The TLS certificate, key or CA could not be used.
@@ -113,6 +115,7 @@ impl std::fmt::Display for ServeError {
         match self {
             ServeError::Listen { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
             ServeError::Storage(err) => err.fmt(f),
+            ServeError::Models(err) => write!(f, "--models-dir: {err}"),
             ServeError::Io(err) => write!(f, "socket error: {err}"),
             ServeError::Tls(err) => write!(f, "TLS: {err}"),
             ServeError::Gateway(err) => write!(f, "REST gateway: {err}"),
@@ -171,13 +174,15 @@ impl Server {
     }
 
     /// Binds every address of `addrs` (a TCP port 0 picks a free port; `unix:PATH` a Unix
-    /// domain socket), loads the models of [`Settings::models_dir`] (a model that fails
-    /// to load is served as not ready) and opens the feedback store of
-    /// [`Settings::feedback_store`] (by default, SQLite in [`Settings::data_dir`]).
+    /// domain socket), loads the models of [`Settings::models_dir`], or the built-in
+    /// ones (a model that fails to load is served as not ready), and opens the feedback
+    /// store of [`Settings::feedback_store`] (by default, SQLite in
+    /// [`Settings::data_dir`]).
     ///
     /// # Errors
     /// [`ServeError::Listen`] when an address cannot be bound (in use, not permitted
-    /// ...); [`ServeError::Storage`] when the feedback database cannot be opened.
+    /// ...); [`ServeError::Models`] when the models directory cannot be read;
+    /// [`ServeError::Storage`] when the feedback database cannot be opened.
     pub async fn bind_all(addrs: &[ListenAddr], settings: Settings) -> Result<Self, ServeError> {
         let tls = settings
             .tls
@@ -201,9 +206,13 @@ impl Server {
         }
         let models_dir = settings.models_dir.clone();
         // Reading models is blocking work: keep it off the async workers.
-        let models = tokio::task::spawn_blocking(move || ModelRegistry::load_dir(&models_dir))
-            .await
-            .map_err(|err| ServeError::Io(io::Error::other(err)))?;
+        let models = tokio::task::spawn_blocking(move || match models_dir {
+            None => Ok(ModelRegistry::built_in()),
+            Some(dir) => ModelRegistry::open_dir(&dir),
+        })
+        .await
+        .map_err(|err| ServeError::Io(io::Error::other(err)))?
+        .map_err(ServeError::Models)?;
         let location = settings.feedback_store.clone().unwrap_or_else(|| {
             StoreLocation::Sqlite(settings.data_dir.join(feedback::store::DATABASE_FILE))
         });

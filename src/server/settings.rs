@@ -20,6 +20,15 @@ pub use super::tls::TlsFiles;
 pub const DEFAULT_LISTEN: SocketAddr =
     SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 50051));
 
+/// The server's data directory unless told otherwise: `grpc-showcase` in the platform's
+/// data directory (the `dirs` crate's `data_dir`): `$XDG_DATA_HOME/grpc-showcase` on
+/// Linux, `~/.local/share/grpc-showcase` when XDG_DATA_HOME is not set (or not an
+/// absolute path); `~/Library/Application Support/grpc-showcase` on macOS. `data` (in the
+/// working directory) only when there is no home directory to find.
+pub fn default_data_dir() -> PathBuf {
+    dirs::data_dir().map_or_else(|| PathBuf::from("data"), |dir| dir.join("grpc-showcase"))
+}
+
 /// Where the server takes connections: a TCP address, or a Unix domain socket's path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ListenAddr {
@@ -101,12 +110,14 @@ pub struct Settings {
     pub shutdown_grace: Duration,
     /// The pause between two replies of `Greeter.SayHelloStreamReply`.
     pub greeting_interval: Duration,
-    /// The directory whose subdirectories are the models to serve (see [`crate::domain::models`]).
-    pub models_dir: PathBuf,
+    /// The directory whose subdirectories are the models to serve (see
+    /// [`crate::domain::models`]); `None`: the models built into the binary. A directory
+    /// that cannot be listed stops the start ([`super::ServeError::Models`]).
+    pub models_dir: Option<PathBuf>,
     /// The id of the model that `FraudDetectionService` scores with.
     pub fraud_model: String,
-    /// The directory of the feedback database (created on first start), when
-    /// `feedback_store` is `None`.
+    /// The directory of the feedback database (created, with the database, on first
+    /// start), when `feedback_store` is `None`; by default [`default_data_dir`].
     pub data_dir: PathBuf,
     /// Where feedback is stored; `None`: `data_dir/feedback.sqlite3`.
     pub feedback_store: Option<StoreLocation>,
@@ -192,14 +203,14 @@ const FRAME_MESSAGE_OVERHEAD: usize = 1024;
 
 impl Default for Settings {
     /// 4 MiB messages (tonic's own default), 10 s of grace, 200 ms between greetings,
-    /// models from `./models`, the fraud model `fraud`, feedback in `./data`, watchers
-    /// 1024 feedbacks of slack, frames up to 4K UHD and 32 MiB ([`Limits::default`]);
-    /// no auth, no TLS, no CORS; the gateway calls this server with a 5 s timeout; 200
-    /// calls per connection (hyper's default), 1000 in all; a keepalive ping every 60 s
-    /// answered within 20 s (grpc-go's default timeout); unary calls without a deadline
-    /// limited to 30 s; the instance named after the host and port; the playground on
-    /// loopback addresses only; replies compressed only as their requests were
-    /// ([`ResponseCompression::Mirror`]).
+    /// the built-in models, the fraud model `fraud`, feedback in [`default_data_dir`],
+    /// watchers 1024 feedbacks of slack, frames up to 4K UHD and 32 MiB
+    /// ([`Limits::default`]); no auth, no TLS, no CORS; the gateway calls this server
+    /// with a 5 s timeout; 200 calls per connection (hyper's default), 1000 in all; a
+    /// keepalive ping every 60 s answered within 20 s (grpc-go's default timeout); unary
+    /// calls without a deadline limited to 30 s; the instance named after the host and
+    /// port; the playground on loopback addresses only; replies compressed only as their
+    /// requests were ([`ResponseCompression::Mirror`]).
     ///
     /// These are also the defaults of the command line's flags, which read them from
     /// here ([`crate::config`]): this is the one place they are written.
@@ -208,9 +219,9 @@ impl Default for Settings {
             max_message_size: 4 * 1024 * 1024,
             shutdown_grace: Duration::from_secs(10),
             greeting_interval: Duration::from_millis(200),
-            models_dir: PathBuf::from("models"),
+            models_dir: None,
             fraud_model: "fraud".to_owned(),
-            data_dir: PathBuf::from("data"),
+            data_dir: default_data_dir(),
             feedback_store: None,
             feedback_watch_buffer: 1024,
             frame_limits: Limits::default(),

@@ -118,12 +118,20 @@ pub struct LoadedModel {
 }
 
 impl LoadedModel {
-    /// Loads the model in `dir` described by `card`.
+    /// Loads the model described by `card` from `onnx`, the bytes of its ONNX file.
+    /// `origin` names that file in the reasons (a path, or `built-in iris/model.onnx`);
+    /// `external_data` is the directory of the tensors an ONNX file may keep in files of
+    /// their own (`None`: the file must hold them all).
     ///
     /// # Errors
     /// A reason, for the model's not-ready status: a shape the server does not support,
     /// an ONNX file tract cannot read or optimize, or metadata that disagrees with it.
-    pub fn load(dir: &Path, card: ModelCard) -> Result<Self, String> {
+    pub fn load(
+        onnx: &[u8],
+        card: ModelCard,
+        origin: &str,
+        external_data: Option<&Path>,
+    ) -> Result<Self, String> {
         let [input] = card.inputs.as_slice() else {
             return Err(format!(
                 "{} inputs in model.json; exactly 1 is supported",
@@ -151,17 +159,15 @@ impl LoadedModel {
             }
         }
 
-        let path = dir.join(&card.file);
-        let model = tract_onnx::onnx()
-            .model_for_path(&path)
-            .map_err(|err| format!("cannot read {}: {err:#}", path.display()))?;
+        let model = parse_onnx(onnx, external_data)
+            .map_err(|err| format!("cannot read {origin}: {err:#}"))?;
         check_names(&model, input, output)?;
         let batch = model.sym("N");
         let plan = model
             .with_input_fact(0, f32::fact([batch.to_dim(), input_width.to_dim()]).into())
             .and_then(|model| model.into_optimized())
             .and_then(|model| model.into_runnable())
-            .map_err(|err| format!("cannot prepare {}: {err:#}", path.display()))?;
+            .map_err(|err| format!("cannot prepare {origin}: {err:#}"))?;
         let output_fact = plan
             .model()
             .output_fact(0)
@@ -279,6 +285,22 @@ pub(super) fn to_f32(index: usize, value: f64) -> Result<f32, ModelError> {
     } else {
         Err(ModelError::InvalidValue { index, value })
     }
+}
+
+/// The graph of the ONNX file `onnx`, as tract's `model_for_path` reads a file (which
+/// gives the file's directory for external data), from bytes.
+fn parse_onnx(onnx: &[u8], external_data: Option<&Path>) -> TractResult<InferenceModel> {
+    let framework = tract_onnx::onnx();
+    let proto = framework.proto_model_for_read(&mut &onnx[..])?;
+    // As model_for_path: a directory whose path is not UTF-8 is not given.
+    let parsed = framework.parse(&proto, external_data.and_then(Path::to_str))?;
+    if !parsed.unresolved_inputs.is_empty() {
+        return Err(TractError::msg(format!(
+            "could not resolve inputs at top level: {:?}",
+            parsed.unresolved_inputs
+        )));
+    }
+    Ok(parsed.model)
 }
 
 /// Checks that the ONNX graph's input and output names are those of the metadata.

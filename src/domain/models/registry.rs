@@ -1,14 +1,12 @@
-//! The registry: every model of a models directory, by id, loaded at startup; a model
-//! that fails to load is kept, not ready, with the reason.
+//! The registry: every model of a [`ModelSource`] (built in, or a models directory), by
+//! id, loaded at startup; a model that fails to load is kept, not ready, with the reason.
 
-use std::{
-    collections::BTreeMap,
-    fs,
-    path::{Path, PathBuf},
-    sync::Arc,
-};
+use std::{collections::BTreeMap, path::Path, sync::Arc};
 
-use super::{LoadedModel, ModelCard, ModelError};
+use super::{LoadedModel, ModelCard, ModelError, ModelSource, ModelsDirError};
+
+/// The file of a model's metadata, in its directory.
+const CARD_FILE: &str = "model.json";
 
 /// A model of the registry: loaded, or not with the reason.
 #[derive(Debug, Clone)]
@@ -24,43 +22,25 @@ pub enum ModelEntry {
     },
 }
 
-/// Every model of a models directory, by id. Immutable once loaded.
+/// Every model of a [`ModelSource`], by id. Immutable once loaded.
 #[derive(Debug, Default, Clone)]
 pub struct ModelRegistry {
     models: BTreeMap<String, ModelEntry>,
 }
 
 impl ModelRegistry {
-    /// Loads every subdirectory of `dir` as a model whose id is the directory's name.
-    /// Never fails: a model that does not load is kept as [`ModelEntry::Failed`], and a
-    /// missing or unreadable `dir` gives an empty registry (both are logged).
-    pub fn load_dir(dir: &Path) -> Self {
-        let entries = match fs::read_dir(dir) {
-            Ok(entries) => entries,
-            Err(err) => {
-                tracing::warn!(
-                    "models directory {} unreadable: {err}; serving no model",
-                    dir.display()
-                );
-                return Self::default();
-            }
-        };
-        let mut dirs: Vec<PathBuf> = entries
-            .filter_map(Result::ok)
-            .map(|entry| entry.path())
-            .filter(|path| path.is_dir())
-            .collect();
-        dirs.sort();
+    /// Loads the models of `source` (see [`ModelRegistry::built_in`] and
+    /// [`ModelRegistry::open_dir`]). Blocking work (tract optimizes each graph): call it
+    /// off the async workers.
+    ///
+    /// # Errors
+    /// [`ModelsDirError`] when a directory cannot be listed; a model that does not load
+    /// is not an error but a [`ModelEntry::Failed`].
+    pub fn load(source: &ModelSource) -> Result<Self, ModelsDirError> {
+        let ids = source.ids()?;
         let mut models = BTreeMap::new();
-        for model_dir in dirs {
-            let Some(id) = model_dir
-                .file_name()
-                .and_then(|n| n.to_str())
-                .map(str::to_owned)
-            else {
-                continue;
-            };
-            let entry = Self::load_model(&id, &model_dir);
+        for id in ids {
+            let entry = Self::load_model(source, &id);
             match &entry {
                 ModelEntry::Ready(model) => tracing::info!(
                     model = %id,
@@ -75,20 +55,75 @@ impl ModelRegistry {
             }
             models.insert(id, entry);
         }
-        Self { models }
+        let registry = Self { models };
+        registry.log_summary(source);
+        Ok(registry)
     }
 
-    fn load_model(id: &str, dir: &Path) -> ModelEntry {
-        let card_path = dir.join("model.json");
-        let card: ModelCard = match fs::read_to_string(&card_path)
-            .map_err(|err| err.to_string())
-            .and_then(|text| serde_json::from_str(&text).map_err(|err| err.to_string()))
+    /// The models built into the binary: those of the repository's `models/` directory
+    /// when it was built (`diabetes`, `digits`, `fraud`, `iris`).
+    pub fn built_in() -> Self {
+        Self::load(&ModelSource::BuiltIn).unwrap_or_default()
+    }
+
+    /// Loads every subdirectory of `dir` as a model whose id is the directory's name:
+    /// its `model.json` (the [`ModelCard`]) and the ONNX file it names. A model that
+    /// does not load is kept as [`ModelEntry::Failed`].
+    ///
+    /// # Errors
+    /// [`ModelsDirError`] when `dir` is missing, not a directory, or not readable.
+    pub fn open_dir(dir: &Path) -> Result<Self, ModelsDirError> {
+        Self::load(&ModelSource::Dir(dir.to_owned()))
+    }
+
+    /// [`ModelRegistry::open_dir`], with a missing or unreadable `dir` logged and taken
+    /// as an empty registry: for tests and tools, where an empty set is an answer.
+    pub fn load_dir(dir: &Path) -> Self {
+        Self::open_dir(dir).unwrap_or_else(|err| {
+            tracing::warn!("{err}; serving no model");
+            Self::default()
+        })
+    }
+
+    /// Logs where the models came from and which they are:
+    /// `models: 4 built in (diabetes, digits, fraud, iris)`, `models: DIR (1: iris)`.
+    fn log_summary(&self, source: &ModelSource) {
+        let ids = self.ids().join(", ");
+        let failed = self
+            .models
+            .values()
+            .filter(|entry| matches!(entry, ModelEntry::Failed { .. }))
+            .count();
+        let failed = match failed {
+            0 => String::new(),
+            n => format!(", {n} not loaded"),
+        };
+        match source {
+            ModelSource::BuiltIn => {
+                tracing::info!("models: {} built in ({ids}){failed}", self.models.len())
+            }
+            ModelSource::Dir(dir) if self.models.is_empty() => {
+                tracing::warn!("models: {} (0): the directory has no model", dir.display())
+            }
+            ModelSource::Dir(dir) => tracing::info!(
+                "models: {} ({}: {ids}){failed}",
+                dir.display(),
+                self.models.len()
+            ),
+        }
+    }
+
+    /// Model `id` of `source`: its metadata, checked against its id, then its ONNX file.
+    fn load_model(source: &ModelSource, id: &str) -> ModelEntry {
+        let card: ModelCard = match source
+            .read(id, CARD_FILE)
+            .and_then(|bytes| serde_json::from_slice(&bytes).map_err(|err| err.to_string()))
         {
             Ok(card) => card,
             Err(err) => {
                 return ModelEntry::Failed {
                     card: None,
-                    reason: format!("cannot read {}: {err}", card_path.display()),
+                    reason: format!("cannot read {}: {err}", source.file_name(id, CARD_FILE)),
                 };
             }
         };
@@ -98,7 +133,15 @@ impl ModelRegistry {
                 card: Some(Box::new(card)),
             };
         }
-        match LoadedModel::load(dir, card.clone()) {
+        let origin = source.file_name(id, &card.file);
+        let loaded = source
+            .read(id, &card.file)
+            .map_err(|err| format!("cannot read {origin}: {err}"))
+            .and_then(|onnx| {
+                let dir = source.file_dir(id, &card.file);
+                LoadedModel::load(&onnx, card.clone(), &origin, dir.as_deref())
+            });
+        match loaded {
             Ok(model) => ModelEntry::Ready(Arc::new(model)),
             Err(reason) => ModelEntry::Failed {
                 card: Some(Box::new(card)),

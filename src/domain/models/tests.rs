@@ -35,7 +35,16 @@ fn assert_close(got: &[f64], want: &[f64], what: &str) {
 
 #[test]
 fn every_shipped_model_loads_and_matches_onnxruntime() {
-    let registry = ModelRegistry::load_dir(&shipped_dir());
+    // The built-in set and the directory it was made from, through the same code.
+    for registry in [
+        ModelRegistry::built_in(),
+        ModelRegistry::open_dir(&shipped_dir()).unwrap(),
+    ] {
+        assert_matches_onnxruntime(&registry);
+    }
+}
+
+fn assert_matches_onnxruntime(registry: &ModelRegistry) {
     assert_eq!(registry.ids(), SHIPPED);
     for id in SHIPPED {
         let model = registry.get(id).unwrap_or_else(|e| panic!("{e}"));
@@ -176,4 +185,57 @@ fn broken_models_are_listed_as_not_ready_with_the_reason() {
 fn a_missing_directory_is_an_empty_registry() {
     let registry = ModelRegistry::load_dir(Path::new("/nonexistent/models"));
     assert!(registry.ids().is_empty());
+}
+
+#[test]
+fn a_directory_that_cannot_be_read_is_an_error_naming_it() {
+    let err = ModelRegistry::open_dir(Path::new("/nonexistent/models")).unwrap_err();
+    assert_eq!(err.dir, Path::new("/nonexistent/models"));
+    assert!(err.to_string().contains("/nonexistent/models"), "{err}");
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let err = ModelRegistry::open_dir(file.path()).unwrap_err();
+    assert!(
+        err.to_string().contains(&*file.path().to_string_lossy()),
+        "{err}"
+    );
+    // A readable directory without models is an empty registry, not an error.
+    let empty = tempfile::tempdir().unwrap();
+    assert!(
+        ModelRegistry::open_dir(empty.path())
+            .unwrap()
+            .ids()
+            .is_empty()
+    );
+}
+
+/// The built-in set is the models directory, file for file and byte for byte.
+#[test]
+fn the_built_in_models_are_the_shipped_directory() {
+    assert_eq!(built_in_ids(), SHIPPED);
+    let source = ModelSource::BuiltIn;
+    for id in SHIPPED {
+        for entry in fs::read_dir(shipped_dir().join(id)).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_str().unwrap();
+            let built_in = source
+                .read(id, name)
+                .unwrap_or_else(|e| panic!("{id}/{name}: {e}"));
+            assert!(
+                *built_in == *fs::read(&path).unwrap(),
+                "{id}/{name} differs"
+            );
+        }
+    }
+    assert!(source.read("iris", "nope.onnx").is_err());
+    assert_eq!(
+        source.file_name("iris", "model.json"),
+        "built-in iris/model.json"
+    );
+    let card =
+        |registry: &ModelRegistry, id: &str| format!("{:?}", registry.get(id).unwrap().card());
+    let dir = ModelRegistry::open_dir(&shipped_dir()).unwrap();
+    let built_in = ModelRegistry::built_in();
+    for id in SHIPPED {
+        assert_eq!(card(&built_in, id), card(&dir, id), "{id}");
+    }
 }
