@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use common::{TestServer, bad_request_field, eventually};
 use grpc_showcase::{
-    proto::echo::{EchoRequest, echo_client::EchoClient},
+    proto::echo::{EchoRequest, EchoResponse, echo_client::EchoClient},
     server::Settings,
 };
 use tokio_stream::StreamExt;
@@ -289,4 +289,137 @@ async fn bad_headers_are_invalid_argument_naming_the_header() {
             .unwrap_err();
         assert_eq!(status.code(), Code::InvalidArgument, "{headers:?}");
     }
+}
+
+/// Whether `value` is in Go's `time.StampNano` layout, `Jan _2 15:04:05.000000000`.
+fn is_stamp_nano(value: Option<&str>) -> bool {
+    let layout = "Jan _2 15:04:05.000000000";
+    value.is_some_and(|v| {
+        v.len() == layout.len()
+            && v.bytes().zip(layout.bytes()).all(|(c, l)| match l {
+                b'_' => c == b' ' || c.is_ascii_digit(),
+                l if l.is_ascii_digit() => c.is_ascii_digit(),
+                l => l.is_ascii_alphabetic() == c.is_ascii_alphabetic(),
+            })
+    })
+}
+
+#[tokio::test]
+async fn every_reply_carries_the_metadata_examples_location_and_timestamps() {
+    let server = server().await;
+    let channel = server.channel().await;
+    let mut client = EchoClient::new(channel.clone());
+    // A server stream: location and timestamp in its headers, a timestamp in its trailers.
+    let response = client.server_streaming_echo(echo("m", &[])).await.unwrap();
+    assert_eq!(ascii(response.metadata(), "location"), Some("MTV"));
+    assert!(is_stamp_nano(ascii(response.metadata(), "timestamp")));
+    let mut stream = response.into_inner();
+    while stream.message().await.unwrap().is_some() {}
+    let trailers = stream.trailers().await.unwrap().unwrap();
+    assert!(is_stamp_nano(ascii(&trailers, "timestamp")), "{trailers:?}");
+    // An error before any reply (trailers-only): location and one timestamp.
+    let status = client
+        .unary_echo(echo("x", &[("x-echo-status", "NOT_FOUND")]))
+        .await
+        .unwrap_err();
+    assert_eq!(ascii(status.metadata(), "location"), Some("MTV"));
+    assert!(is_stamp_nano(ascii(status.metadata(), "timestamp")));
+
+    // ClientStreamingEcho's headers come before the client sends a request, as grpc-go's
+    // metadata client waits for them first.
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await.unwrap();
+    let (send, requests) = tokio::sync::mpsc::channel::<EchoRequest>(2);
+    let path = "/grpc.examples.echo.Echo/ClientStreamingEcho";
+    let call = grpc.streaming(
+        Request::new(tokio_stream::wrappers::ReceiverStream::new(requests)),
+        http::uri::PathAndQuery::from_static(path),
+        tonic_prost::ProstCodec::<EchoRequest, EchoResponse>::default(),
+    );
+    let response = tokio::time::timeout(Duration::from_secs(5), call)
+        .await
+        .expect("the headers come before any request")
+        .unwrap();
+    assert_eq!(ascii(response.metadata(), "location"), Some("MTV"));
+    send.send(message("a")).await.unwrap();
+    send.send(message("b")).await.unwrap();
+    drop(send);
+    let mut stream = response.into_inner();
+    assert_eq!(stream.message().await.unwrap().unwrap().message, "b");
+    let trailers = stream.trailers().await.unwrap().unwrap();
+    assert!(is_stamp_nano(ascii(&trailers, "timestamp")), "{trailers:?}");
+    // Its errors come in the trailers, with the timestamp.
+    let mut request = Request::new(tokio_stream::iter([message("c")]));
+    let aborted = "ABORTED".parse().unwrap();
+    request.metadata_mut().insert("x-echo-status", aborted);
+    let status = client.client_streaming_echo(request).await.unwrap_err();
+    assert_eq!(status.code(), Code::Aborted, "{status:?}");
+    assert!(is_stamp_nano(ascii(status.metadata(), "timestamp")));
+}
+
+/// An EchoRequest of `text`.
+fn message(text: &str) -> EchoRequest {
+    EchoRequest {
+        message: text.to_owned(),
+    }
+}
+
+/// A deadline of `timeout` on `request`.
+fn within<T>(timeout: Duration, mut request: Request<T>) -> Request<T> {
+    request.set_timeout(timeout);
+    request
+}
+
+#[tokio::test]
+async fn the_deadline_examples_messages_wait_and_propagate_the_deadline() {
+    let server = server().await;
+    // A plain HTTP/2 client, so that each status is the server's, not the client's timer.
+    let (plain, origin) = server.plain_client();
+    let client = EchoClient::with_origin(plain, origin);
+    let second = Duration::from_secs(1);
+    let unary = |message: &str, timeout: Duration| {
+        let mut client = client.clone();
+        let request = within(timeout, echo(message, &[]));
+        async move {
+            let started = Instant::now();
+            let reply = client.unary_echo(request).await;
+            (reply.map(|r| r.into_inner().message), started.elapsed())
+        }
+    };
+    let bidi = |text: &'static str, timeout: Duration| {
+        let mut client = client.clone();
+        let request = within(timeout, Request::new(tokio_stream::iter([message(text)])));
+        async move {
+            let replies = client.bidirectional_streaming_echo(request).await?;
+            let replies: Result<Vec<String>, _> = replies
+                .into_inner()
+                .map(|r| r.map(|r| r.message))
+                .collect()
+                .await;
+            replies
+        }
+    };
+    let (delay_past, delay, one, two, bidi_one, bidi_two) = tokio::join!(
+        unary("delay", Duration::from_millis(300)),
+        unary("delay", 5 * second),
+        unary("[propagate me]world", 3 * second),
+        unary(
+            "[propagate me][propagate me]world",
+            Duration::from_millis(1200)
+        ),
+        bidi("[propagate me]world", 5 * second),
+        bidi("[propagate me][propagate me]world", second),
+    );
+    assert_eq!(delay_past.0.unwrap_err().code(), Code::DeadlineExceeded);
+    assert!(delay.1 >= Duration::from_millis(1500), "{delay:?}");
+    assert_eq!(delay.0.unwrap(), "delay");
+    // One nested call: 800 ms, well within its deadline.
+    assert!(one.1 >= Duration::from_millis(800), "{one:?}");
+    assert_eq!(one.0.unwrap(), "world");
+    // Two: the nested call gets the 400 ms left, not a deadline of its own, so the
+    // second 800 ms wait cannot end in time.
+    assert_eq!(two.0.unwrap_err().code(), Code::DeadlineExceeded);
+    // A stream: the nested call's reply, then the rest of the message.
+    assert_eq!(bidi_one.unwrap(), ["world", "world"]);
+    assert_eq!(bidi_two.unwrap_err().code(), Code::DeadlineExceeded);
 }

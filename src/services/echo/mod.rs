@@ -1,10 +1,13 @@
 //! `grpc.examples.echo.Echo`: grpc-go's echo service, whose behaviours the client
 //! chooses in request metadata (`proto/echo.proto` documents them; the domain module
 //! [`crate::domain::echo`] parses them). The handlers here do the status, delay, flaky
-//! and stream-shape behaviours; [`metadata::EchoMetadata`] echoes the headers into the
-//! response headers and trailers.
+//! and stream-shape behaviours, and the messages of grpc-go's deadline example
+//! (`delay`; `[propagate me]`, in [`propagate`]); [`metadata::EchoMetadata`] echoes the
+//! headers into the response headers and trailers, with those of grpc-go's metadata
+//! example.
 
 pub mod metadata;
+pub mod propagate;
 
 use std::{sync::Arc, time::Instant};
 
@@ -17,7 +20,10 @@ use super::ResponseStream;
 use crate::domain::quote::quote;
 use crate::{
     domain::{
-        echo::{Attempt, Behaviour, ChosenStatus, Detail, RetryKeys},
+        echo::{
+            Attempt, Behaviour, ChosenStatus, Detail, RetryKeys,
+            grpc_go::{message_delay, propagated},
+        },
         streams::ActiveStreams,
     },
     proto::echo::{EchoRequest, EchoResponse, echo_server::Echo},
@@ -67,6 +73,18 @@ impl EchoService {
             ));
         }
         Ok(behaviour)
+    }
+
+    /// The reply's message for `message` in a call with one reply (UnaryEcho; the last
+    /// request of ClientStreamingEcho), after grpc-go's deadline example: for
+    /// `[propagate me]REST`, the nested call's reply ([`propagate`]); otherwise
+    /// `message`, after its wait ([`message_delay`]).
+    async fn answer(&self, message: String, deadline: Option<Instant>) -> Result<String, Status> {
+        if let Some(rest) = propagated(&message) {
+            return Ok(self.propagate(rest, deadline).await?.message);
+        }
+        tokio::time::sleep(message_delay(&message)).await;
+        Ok(message)
     }
 }
 
@@ -123,6 +141,12 @@ impl Watch {
             finished: false,
         }
     }
+
+    /// Ends the call with `status`: the handler finished, with an error.
+    fn fail(&mut self, status: Status) -> Status {
+        self.finished = true;
+        status
+    }
 }
 
 impl Drop for Watch {
@@ -154,10 +178,14 @@ impl Echo for EchoService {
         request: Request<EchoRequest>,
     ) -> Result<Response<EchoResponse>, Status> {
         let behaviour = self.start(request.metadata())?;
+        let deadline = propagate::deadline(request.metadata());
         let mut watch = Watch::new("UnaryEcho");
         tokio::time::sleep(behaviour.delay).await;
+        let message = self
+            .answer(request.into_inner().message, deadline)
+            .await
+            .map_err(|status| watch.fail(status))?;
         end(&behaviour, &mut watch)?;
-        let message = request.into_inner().message;
         Ok(Response::new(EchoResponse { message }))
     }
 
@@ -168,16 +196,29 @@ impl Echo for EchoService {
         request: Request<EchoRequest>,
     ) -> Result<Response<Self::ServerStreamingEchoStream>, Status> {
         let behaviour = self.start(request.metadata())?;
-        let message = request.into_inner().message;
+        let deadline = propagate::deadline(request.metadata());
+        let mut message = request.into_inner().message;
         let guard = self.streams.open();
+        let service = self.clone();
         let replies = async_stream::try_stream! {
             let _guard = guard;
             let mut watch = Watch::new("ServerStreamingEcho");
+            // grpc-go's deadline example: the nested call's reply first, then the rest.
+            if let Some(rest) = propagated(&message) {
+                let reply = service
+                    .propagate(rest, deadline)
+                    .await
+                    .map_err(|status| watch.fail(status))?;
+                watch.replies += 1;
+                yield reply;
+                message = rest.to_owned();
+            }
+            let mut wait = message_delay(&message);
             for i in 0..behaviour.count.unwrap_or(SERVER_STREAM_COUNT) {
                 if i > 0 {
                     tokio::time::sleep(behaviour.interval).await;
                 }
-                tokio::time::sleep(behaviour.delay).await;
+                tokio::time::sleep(behaviour.delay + std::mem::take(&mut wait)).await;
                 watch.replies += 1;
                 yield EchoResponse { message: message.clone() };
             }
@@ -191,6 +232,7 @@ impl Echo for EchoService {
         request: Request<Streaming<EchoRequest>>,
     ) -> Result<Response<EchoResponse>, Status> {
         let behaviour = self.start(request.metadata())?;
+        let deadline = propagate::deadline(request.metadata());
         let mut watch = Watch::new("ClientStreamingEcho");
         let _guard = self.streams.open();
         let mut requests = request.into_inner();
@@ -199,8 +241,12 @@ impl Echo for EchoService {
             last = request?.message;
         }
         tokio::time::sleep(behaviour.delay).await;
+        let message = self
+            .answer(last, deadline)
+            .await
+            .map_err(|status| watch.fail(status))?;
         end(&behaviour, &mut watch)?;
-        Ok(Response::new(EchoResponse { message: last }))
+        Ok(Response::new(EchoResponse { message }))
     }
 
     type BidirectionalStreamingEchoStream = ResponseStream<EchoResponse>;
@@ -210,19 +256,32 @@ impl Echo for EchoService {
         request: Request<Streaming<EchoRequest>>,
     ) -> Result<Response<Self::BidirectionalStreamingEchoStream>, Status> {
         let behaviour = self.start(request.metadata())?;
+        let deadline = propagate::deadline(request.metadata());
         let mut requests = request.into_inner();
         let guard = self.streams.open();
+        let service = self.clone();
         // One loop reads a request and writes its replies; dropping the stream (the
         // client cancelled) drops the loop.
         let replies = async_stream::try_stream! {
             let _guard = guard;
             let mut watch = Watch::new("BidirectionalStreamingEcho");
-            while let Some(EchoRequest { message }) = requests.message().await? {
+            while let Some(EchoRequest { mut message }) = requests.message().await? {
+                // grpc-go's deadline example: the nested call's reply, then the rest.
+                if let Some(rest) = propagated(&message) {
+                    let reply = service
+                        .propagate(rest, deadline)
+                        .await
+                        .map_err(|status| watch.fail(status))?;
+                    watch.replies += 1;
+                    yield reply;
+                    message = rest.to_owned();
+                }
+                let mut wait = message_delay(&message);
                 for i in 0..behaviour.count.unwrap_or(BIDI_COUNT) {
                     if i > 0 {
                         tokio::time::sleep(behaviour.interval).await;
                     }
-                    tokio::time::sleep(behaviour.delay).await;
+                    tokio::time::sleep(behaviour.delay + std::mem::take(&mut wait)).await;
                     watch.replies += 1;
                     yield EchoResponse { message: message.clone() };
                 }
