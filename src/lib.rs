@@ -19,6 +19,7 @@
 //! | `video.VideoProcessing` | [`services::video`] | [`domain::video`] |
 //! | `grpc.examples.echo.Echo` | [`services::echo`] | [`domain::echo`] |
 //! | `grpc.testing.TestService` (interop) | [`services::interop`] | [`domain::interop`] |
+//! | `Greeter`, `FeedbackService`, `Calculator` (the seeds', no package) | [`services::seeds`] | [`domain::greeter`], [`domain::feedback`], [`domain::calculator`] |
 //! | `grpc.health.v1.Health` | [`services::health`] | [`domain::health`] |
 //! | `grpc.reflection.v1` and `v1alpha` | tonic-reflection, set up in [`server::routes`] | [`proto::FILE_DESCRIPTOR_SET`] |
 //! | `POST /api/FraudActivity` (REST) | [`server::gateway`] | a gRPC call to the fraud service |

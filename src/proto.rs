@@ -42,6 +42,12 @@ pub mod echo {
     tonic::include_proto!("grpc.examples.echo");
 }
 
+/// `proto/seeds/`: the seeds' package-less `Greeter`, `FeedbackService` and
+/// `Calculator`, as the articles print them (prost puts the empty package in `_`).
+pub mod seeds {
+    tonic::include_proto!("_");
+}
+
 /// `proto/grpc/testing/`: the gRPC interop tests' TestService and UnimplementedService.
 pub mod interop {
     tonic::include_proto!("grpc.testing");

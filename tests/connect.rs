@@ -148,7 +148,7 @@ async fn bad_requests_name_the_problem() {
             "{}",
             501,
             "unimplemented",
-            "no service \"no.Such\"",
+            "unknown service no.Such; the services are Calculator, ",
         ),
     ] {
         let reply = post(&server, path, &[JSON], body).await;

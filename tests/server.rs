@@ -22,7 +22,11 @@ use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus as Pb, health_client::HealthClient,
 };
 
-const SERVICES: [&str; 13] = [
+/// Every hosted service, sorted: the seeds' package-less ones (upper case) first.
+const SERVICES: [&str; 16] = [
+    "Calculator",
+    "FeedbackService",
+    "Greeter",
     "calculator.Calculator",
     "feedback.FeedbackService",
     "fraud_detection.FraudDetectionService",

@@ -23,12 +23,18 @@ pub enum CalcError {
     /// The square root of a negative number was asked for.
     NegativeSquareRoot(f64),
     /// The divisor was zero (either sign).
-    DivisionByZero,
+    DivisionByZero {
+        /// The request field that held it: `"b"`, or `"value2"` in seed 003's form.
+        field: &'static str,
+    },
     /// The operands were finite but the result overflowed to infinity.
     Overflow {
         /// The operation, for the message: `"addition"`, `"multiplication"` ...
         operation: &'static str,
     },
+    /// The result is finite as a double but beyond the largest float (seed 003's
+    /// `Calculator` answers in single precision).
+    FloatOverflow(f64),
     /// 0 and 1 have no prime factorization.
     NoPrimeFactorization(u64),
     /// A client stream ended without sending a single number.
@@ -41,8 +47,8 @@ impl CalcError {
         match self {
             CalcError::NotFinite { field, .. } => field,
             CalcError::NegativeSquareRoot(_) => "value",
-            CalcError::DivisionByZero => "b",
-            CalcError::Overflow { .. } => "result",
+            CalcError::DivisionByZero { field } => field,
+            CalcError::Overflow { .. } | CalcError::FloatOverflow(_) => "result",
             CalcError::NoPrimeFactorization(_) => "number",
             CalcError::EmptyStream => "stream",
         }
@@ -52,7 +58,10 @@ impl CalcError {
     /// operands were valid but the result falls outside what a double can hold
     /// (OUT_OF_RANGE).
     pub fn is_invalid_argument(&self) -> bool {
-        !matches!(self, CalcError::Overflow { .. })
+        !matches!(
+            self,
+            CalcError::Overflow { .. } | CalcError::FloatOverflow(_)
+        )
     }
 }
 
@@ -76,7 +85,14 @@ impl fmt::Display for CalcError {
                 f,
                 "cannot take the square root of the negative number {v}; value must be >= 0"
             ),
-            CalcError::DivisionByZero => write!(f, "division by zero; b must not be 0"),
+            CalcError::DivisionByZero { field } => {
+                write!(f, "division by zero; {field} must not be 0")
+            }
+            CalcError::FloatOverflow(v) => write!(
+                f,
+                "the result {v:e} does not fit a float: it is beyond +/-{:e}",
+                f32::MAX
+            ),
             CalcError::Overflow { operation } => write!(
                 f,
                 "the {operation} overflows: the result is beyond +/-1.7976931348623157e308"
@@ -148,13 +164,27 @@ impl BinaryOp {
 /// [`CalcError::NotFinite`] for a non-finite operand, [`CalcError::DivisionByZero`],
 /// [`CalcError::Overflow`] when finite operands give an infinite result.
 pub fn apply(op: BinaryOp, a: f64, b: f64) -> Result<f64, CalcError> {
-    let a = finite("a", a)?;
-    let b = finite("b", b)?;
+    apply_named(op, ("a", a), ("b", b))
+}
+
+/// `a (op) b` as [`apply`] computes it, with the operands' fields named as the
+/// request names them (`("value1", a)`, `("value2", b)` in seed 003's form), for the
+/// errors.
+///
+/// # Errors
+/// As [`apply`], naming the given fields.
+pub fn apply_named(
+    op: BinaryOp,
+    (a_field, a): (&'static str, f64),
+    (b_field, b): (&'static str, f64),
+) -> Result<f64, CalcError> {
+    let a = finite(a_field, a)?;
+    let b = finite(b_field, b)?;
     let result = match op {
         BinaryOp::Add => a + b,
         BinaryOp::Subtract => a - b,
         BinaryOp::Multiply => a * b,
-        BinaryOp::Divide if b == 0.0 => return Err(CalcError::DivisionByZero),
+        BinaryOp::Divide if b == 0.0 => return Err(CalcError::DivisionByZero { field: b_field }),
         BinaryOp::Divide => a / b,
     };
     if result.is_finite() {
@@ -163,6 +193,21 @@ pub fn apply(op: BinaryOp, a: f64, b: f64) -> Result<f64, CalcError> {
         Err(CalcError::Overflow {
             operation: op.name(),
         })
+    }
+}
+
+/// `result` rounded to the nearest float (IEEE 754 round-to-nearest, as Rust's `as`
+/// does), for seed 003's `Calculator`, whose numbers are floats.
+///
+/// # Errors
+/// [`CalcError::FloatOverflow`] when `result` is beyond +/-[`f32::MAX`]: rounding
+/// would make it infinite.
+pub fn to_float(result: f64) -> Result<f32, CalcError> {
+    let single = result as f32;
+    if single.is_finite() || !result.is_finite() {
+        Ok(single)
+    } else {
+        Err(CalcError::FloatOverflow(result))
     }
 }
 
@@ -302,122 +347,4 @@ impl RunningMax {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn square_root_refuses_negative_and_non_finite() {
-        assert_eq!(square_root(2.25), Ok(1.5));
-        assert!(square_root(-0.0).unwrap().is_sign_negative());
-        assert_eq!(square_root(-4.0), Err(CalcError::NegativeSquareRoot(-4.0)));
-        let err = square_root(f64::NAN).unwrap_err();
-        assert_eq!(err.field(), "value");
-        assert!(err.to_string().contains("NaN"), "{err}");
-        assert_eq!(square_root(f64::INFINITY).unwrap_err().field(), "value");
-    }
-
-    #[test]
-    fn binary_operations() {
-        assert_eq!(apply(BinaryOp::Add, 1.5, 2.0), Ok(3.5));
-        assert_eq!(apply(BinaryOp::Subtract, 1.5, 2.0), Ok(-0.5));
-        assert_eq!(apply(BinaryOp::Multiply, 1.5, 2.0), Ok(3.0));
-        assert_eq!(apply(BinaryOp::Divide, 1.5, 2.0), Ok(0.75));
-    }
-
-    #[test]
-    fn binary_operation_errors_name_the_field() {
-        assert_eq!(
-            apply(BinaryOp::Divide, 1.0, 0.0),
-            Err(CalcError::DivisionByZero)
-        );
-        assert_eq!(
-            apply(BinaryOp::Divide, 1.0, -0.0),
-            Err(CalcError::DivisionByZero)
-        );
-        assert_eq!(CalcError::DivisionByZero.field(), "b");
-        assert_eq!(
-            apply(BinaryOp::Add, f64::NAN, 1.0).unwrap_err().field(),
-            "a"
-        );
-        assert_eq!(
-            apply(BinaryOp::Add, 1.0, f64::NEG_INFINITY)
-                .unwrap_err()
-                .field(),
-            "b"
-        );
-        let overflow = apply(BinaryOp::Multiply, 1e200, 1e200).unwrap_err();
-        assert!(!overflow.is_invalid_argument());
-        assert!(overflow.to_string().contains("multiplication"));
-    }
-
-    #[test]
-    fn prime_factors_in_increasing_order_with_repeats() {
-        assert_eq!(prime_factors(12), Ok(vec![2, 2, 3]));
-        assert_eq!(prime_factors(2), Ok(vec![2]));
-        assert_eq!(prime_factors(1_000_000_007), Ok(vec![1_000_000_007]));
-        // The largest u64: 3 * 5 * 17 * 257 * 641 * 65537 * 6700417.
-        assert_eq!(
-            prime_factors(u64::MAX),
-            Ok(vec![3, 5, 17, 257, 641, 65537, 6_700_417])
-        );
-        // A semiprime of two 32-bit primes: trial division alone would take ~4e9 steps.
-        assert_eq!(
-            prime_factors(4_294_967_291 * 4_294_967_279),
-            Ok(vec![4_294_967_279, 4_294_967_291])
-        );
-        assert_eq!(prime_factors(0), Err(CalcError::NoPrimeFactorization(0)));
-        assert_eq!(prime_factors(1), Err(CalcError::NoPrimeFactorization(1)));
-    }
-
-    #[test]
-    fn summary_of_a_stream() {
-        let mut s = Summary::new();
-        assert_eq!(s.finish(), Err(CalcError::EmptyStream));
-        for v in [4.0, -2.0, 10.0, 0.0] {
-            s.push(v).unwrap();
-        }
-        let stats = s.finish().unwrap();
-        assert_eq!(stats.count, 4);
-        assert_eq!(stats.mean, 3.0);
-        assert_eq!(stats.min, -2.0);
-        assert_eq!(stats.max, 10.0);
-    }
-
-    #[test]
-    fn summary_mean_does_not_overflow() {
-        let mut s = Summary::new();
-        for _ in 0..1000 {
-            s.push(f64::MAX).unwrap();
-        }
-        let stats = s.finish().unwrap();
-        assert_eq!(stats.mean, f64::MAX);
-
-        let mut s = Summary::new();
-        for v in [f64::MAX, -f64::MAX, f64::MAX] {
-            s.push(v).unwrap();
-        }
-        let mean = s.finish().unwrap().mean;
-        assert!((mean - f64::MAX / 3.0).abs() / f64::MAX < 1e-12, "{mean}");
-    }
-
-    #[test]
-    fn summary_refuses_non_finite_and_keeps_what_it_had() {
-        let mut s = Summary::new();
-        s.push(1.0).unwrap();
-        let err = s.push(f64::NAN).unwrap_err();
-        assert!(matches!(err, CalcError::NotFinite { index: Some(1), .. }));
-        assert_eq!(s.finish().unwrap().count, 1);
-    }
-
-    #[test]
-    fn running_max() {
-        let mut m = RunningMax::new();
-        let maxima: Vec<_> = [3.0, 1.0, 4.0, 1.0, 5.0, -9.0]
-            .into_iter()
-            .map(|v| m.push(v).unwrap())
-            .collect();
-        assert_eq!(maxima, [3.0, 3.0, 4.0, 4.0, 5.0, 5.0]);
-        assert!(m.push(f64::INFINITY).is_err());
-        assert_eq!(m.push(0.0), Ok(5.0));
-    }
-}
+mod tests;

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod budget;
 pub mod calculator;
+pub mod catalog;
 pub mod echo;
 pub mod feedback;
 pub mod fraud;

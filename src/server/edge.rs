@@ -49,6 +49,7 @@ pub(super) fn service(
     metrics: metrics::Metrics,
     upstream: Option<Channel>,
     playground: bool,
+    catalog: Arc<crate::domain::catalog::Catalog>,
 ) -> Result<EdgeService, ServeError> {
     let upstream = match upstream {
         Some(channel) => tower::util::BoxCloneSyncService::new(channel),
@@ -62,7 +63,8 @@ pub(super) fn service(
     )
     .map_err(|err| ServeError::Setting(format!("the descriptor sets for Connect: {err}")))?
     .with_body_timeout(settings.request_body_timeout)
-    .with_compression(settings.response_compression);
+    .with_compression(settings.response_compression)
+    .with_catalog(catalog);
     let playground = playground
         .then(|| Playground::new(connect.pool(), settings.auth.is_some()))
         .transpose()

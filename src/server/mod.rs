@@ -25,7 +25,9 @@
 //!     [`video_message_limit`]) with RESOURCE_EXHAUSTED, holds unary and
 //!     server-streaming calls to one request message, and ends those whose message has
 //!     not arrived within [`Settings::first_message_timeout`];
-//! 11. tonic's `Routes`, which dispatch on the `/package.Service/Method` path, to each
+//! 11. [`unknown::Known`], which answers a call to a service or method that is not
+//!     hosted with UNIMPLEMENTED naming the closest ones that are;
+//! 12. tonic's `Routes`, which dispatch on the `/package.Service/Method` path, to each
 //!     service wrapped in [`compression::grpc::Compressed`], which compresses its
 //!     replies, message by message, as `--response-compression` says ([`compression`]).
 //!
@@ -54,6 +56,7 @@ pub mod routes;
 mod serving;
 pub mod settings;
 pub mod tls;
+pub mod unknown;
 pub mod v2;
 
 use std::{convert::Infallible, future::Future, io, net::SocketAddr, sync::Arc};
@@ -65,6 +68,7 @@ use tower::{ServiceBuilder, util::BoxCloneSyncService};
 use tracing::info;
 
 use crate::{
+    domain::catalog::Catalog,
     domain::{
         feedback::{self, FeedbackStore, StoreError, StoreLocation},
         health::HealthRegistry,
@@ -295,9 +299,15 @@ impl Server {
         let available = feedback.available();
         let (routes, names) =
             routes::routes(&settings, &health, &streams, &models, feedback, &host)?;
-        let grpc = grpc_stack(&settings, &known_methods, metrics.clone(), routes);
+        let catalog = Arc::new(hosted(&known_methods, &names));
+        let grpc = grpc_stack(
+            &settings,
+            &known_methods,
+            metrics.clone(),
+            unknown::Known::new(Arc::clone(&catalog), routes),
+        );
         let playground = settings.playground.enabled(&local_addrs);
-        let service = edge::service(&settings, grpc, metrics, upstream, playground)?;
+        let service = edge::service(&settings, grpc, metrics, upstream, playground, catalog)?;
 
         serving::set_serving(&health, &names, &settings, &models);
         tokio::spawn(serving::follow_feedback_store(health.clone(), available));
@@ -320,6 +330,24 @@ impl Server {
     }
 }
 
+/// The methods of `known_methods` (from the descriptor sets) whose service is one of
+/// `services`, the routed ones: the descriptor sets also describe services that are not
+/// hosted.
+fn hosted(known_methods: &[(String, methods::RpcType)], services: &[String]) -> Catalog {
+    Catalog::from_paths(
+        known_methods
+            .iter()
+            .map(|(path, _)| path.as_str())
+            .filter(|path| {
+                services.iter().any(|service| {
+                    path.strip_prefix('/')
+                        .and_then(|rest| rest.strip_prefix(service.as_str()))
+                        .is_some_and(|rest| rest.starts_with('/'))
+                })
+            }),
+    )
+}
+
 /// This machine's host name (`localhost` when it cannot be read), for the echo
 /// service's default instance names and the interop service's `hostname`.
 fn host_name() -> String {
@@ -336,7 +364,7 @@ fn grpc_stack(
     settings: &Settings,
     known_methods: &[(String, methods::RpcType)],
     metrics: metrics::Metrics,
-    routes: Routes,
+    routes: unknown::Known<Routes>,
 ) -> HttpService {
     let deadline = match settings.default_unary_timeout {
         Some(timeout) => {

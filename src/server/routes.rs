@@ -29,6 +29,11 @@ use crate::{
             unimplemented_service_server::UnimplementedServiceServer,
         },
         model::model_inference_server::ModelInferenceServer,
+        seeds::{
+            calculator_server::CalculatorServer as SeedCalculatorServer,
+            feedback_service_server::FeedbackServiceServer as SeedFeedbackServer,
+            greeter_server::GreeterServer as SeedGreeterServer,
+        },
         video::video_processing_server::VideoProcessingServer,
     },
     services::{
@@ -41,6 +46,7 @@ use crate::{
         inference::InferenceService,
         interop::{InteropService, Unimplemented, wire::InteropWire},
         model::ModelService,
+        seeds::{SeedCalculator, SeedFeedback, SeedGreeter},
         video::VideoService,
     },
 };
@@ -109,6 +115,10 @@ pub(super) fn routes(
     ))
     .max_decoding_message_size(limit)
     .max_encoding_message_size(limit);
+    let seed_feedback =
+        SeedFeedbackServer::new(SeedFeedback::new(feedback.clone(), streams.clone()))
+            .max_decoding_message_size(limit)
+            .max_encoding_message_size(limit);
     let feedback = FeedbackServiceServer::new(FeedbackService::new(feedback, streams.clone()))
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);
@@ -180,6 +190,22 @@ pub(super) fn routes(
         with_compression!(video, policy),
         with_compression!(health_service, policy),
     );
+    // The seeds' package-less services (proto/seeds/), on the same code.
+    let (seed_greeter, seed_feedback, seed_calculator) = (
+        with_compression!(
+            SeedGreeterServer::new(SeedGreeter)
+                .max_decoding_message_size(limit)
+                .max_encoding_message_size(limit),
+            policy
+        ),
+        with_compression!(seed_feedback, policy),
+        with_compression!(
+            SeedCalculatorServer::new(SeedCalculator)
+                .max_decoding_message_size(limit)
+                .max_encoding_message_size(limit),
+            policy
+        ),
+    );
     let (reflection_v1, reflection_v1alpha) = (
         with_compression!(reflection_v1, policy),
         with_compression!(reflection_v1alpha, policy),
@@ -196,6 +222,9 @@ pub(super) fn routes(
         name_of(&fraud),
         name_of(&feedback),
         name_of(&video),
+        name_of(&seed_greeter),
+        name_of(&seed_feedback),
+        name_of(&seed_calculator),
         name_of(&health_service),
         name_of(&reflection_v1),
         name_of(&reflection_v1alpha),
@@ -211,6 +240,9 @@ pub(super) fn routes(
         .add_service(fraud)
         .add_service(feedback)
         .add_service(video)
+        .add_service(seed_greeter)
+        .add_service(seed_feedback)
+        .add_service(seed_calculator)
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

@@ -1,7 +1,7 @@
 //! `feedback.FeedbackService`: SendFeedback, WatchFeedback and ListFeedback over the
 //! [`FeedbackStore`].
 
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
 use tonic::{Code, Request, Response, Status, Streaming};
 
 use super::ResponseStream;
@@ -158,6 +158,28 @@ async fn respond(pending: Pending) -> Result<FeedbackResponse, Status> {
     })
 }
 
+/// The responses of a SendFeedback stream of `requests`, one per request, in order, each
+/// once its feedback is stored (or refused, with `error` set). Seed 004's package-less
+/// FeedbackService (`super::seeds`) answers from the same stream.
+///
+/// Requests are validated and queued one after the other (`then`), so they are stored
+/// in the order sent; the waits for their commits overlap (`buffered`, up to
+/// [`PIPELINE`]), and responses come out in request order. A failed read of the request
+/// stream (oversized message, reset) passes through and ends it.
+pub(super) fn acknowledgements(
+    store: FeedbackStore,
+    requests: impl Stream<Item = Result<FeedbackRequest, Status>> + Send + 'static,
+) -> impl Stream<Item = Result<FeedbackResponse, Status>> + Send + 'static {
+    requests
+        .enumerate()
+        .then(move |(index, request)| {
+            let store = store.clone();
+            async move { enqueue(&store, index as u64, request?).await }
+        })
+        .map(|pending| async move { respond(pending?).await })
+        .buffered(PIPELINE)
+}
+
 #[tonic::async_trait]
 impl feedback_service_server::FeedbackService for FeedbackService {
     type SendFeedbackStream = ResponseStream<FeedbackResponse>;
@@ -166,20 +188,7 @@ impl feedback_service_server::FeedbackService for FeedbackService {
         &self,
         request: Request<Streaming<FeedbackRequest>>,
     ) -> Result<Response<Self::SendFeedbackStream>, Status> {
-        let store = self.store.clone();
-        // Requests are validated and queued one after the other (`then`), so they are
-        // stored in the order sent; the waits for their commits overlap (`buffered`, up
-        // to PIPELINE), and responses come out in request order. A failed read of the
-        // request stream (oversized message, reset) passes through and ends it.
-        let responses = request
-            .into_inner()
-            .enumerate()
-            .then(move |(index, request)| {
-                let store = store.clone();
-                async move { enqueue(&store, index as u64, request?).await }
-            })
-            .map(|pending| async move { respond(pending?).await })
-            .buffered(PIPELINE);
+        let responses = acknowledgements(self.store.clone(), request.into_inner());
         Ok(Response::new(Box::pin(self.streams.track(responses))))
     }
 

@@ -12,6 +12,7 @@ pub mod health;
 pub mod inference;
 pub mod interop;
 pub mod model;
+pub mod seeds;
 pub mod video;
 
 use std::pin::Pin;

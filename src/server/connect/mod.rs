@@ -45,7 +45,7 @@ use tonic::{Code, Status, body::Body};
 use tower::ServiceExt;
 
 use super::{HttpService, ResponseCompression, routes};
-use crate::domain::quote::quote;
+use crate::domain::{catalog::Catalog, quote::quote};
 use compression::CallCompression;
 
 const CONNECT_TIMEOUT_MS: HeaderName = HeaderName::from_static("connect-timeout-ms");
@@ -90,6 +90,9 @@ struct Shared {
     body_timeout: Duration,
     /// Which replies are compressed (`--response-compression`).
     compression: ResponseCompression,
+    /// The hosted methods, for the message of an unknown one (as on gRPC); `None`
+    /// names what the descriptor sets describe.
+    catalog: Option<Arc<Catalog>>,
 }
 
 impl Connect {
@@ -117,6 +120,7 @@ impl Connect {
                 allowed_origins,
                 body_timeout: Duration::from_secs(30),
                 compression: ResponseCompression::default(),
+                catalog: None,
             }),
         })
     }
@@ -135,6 +139,15 @@ impl Connect {
     pub fn with_compression(mut self, policy: ResponseCompression) -> Self {
         if let Some(shared) = Arc::get_mut(&mut self.shared) {
             shared.compression = policy;
+        }
+        self
+    }
+
+    /// The handler answering calls to methods not in `catalog` (the hosted ones) with
+    /// `unimplemented` and [`Catalog::unknown`]'s message, as gRPC calls get it.
+    pub fn with_catalog(mut self, catalog: Arc<Catalog>) -> Self {
+        if let Some(shared) = Arc::get_mut(&mut self.shared) {
+            shared.catalog = Some(catalog);
         }
         self
     }
@@ -192,6 +205,9 @@ impl Connect {
 
     /// The method of `path` (`/package.Service/Method`).
     fn method(&self, path: &str) -> Result<MethodDescriptor, ConnectError> {
+        if let Some(message) = self.shared.catalog.as_ref().and_then(|c| c.unknown(path)) {
+            return Err(ConnectError::new(Code::Unimplemented, message));
+        }
         let (service, name) = path
             .trim_start_matches('/')
             .split_once('/')
