@@ -354,7 +354,11 @@ fn buf() -> Option<String> {
 /// A request for the unary methods where `{}` would only test the error path.
 fn example(method: &str) -> &'static str {
     match method {
-        "helloworld.Greeter/SayHello" | "helloworld.Greeter/SayHelloAgain" => r#"{"name": "Ada"}"#,
+        "helloworld.Greeter/SayHello" | "helloworld.Greeter/SayHelloAgain" | "Greeter/SayHello" => {
+            r#"{"name": "Ada"}"#
+        }
+        "Calculator/SquareRoot" => r#"{"value": 16}"#,
+        "Calculator/Divide" => r#"{"value1": 7.5, "value2": 2.5}"#,
         "calculator.Calculator/SquareRoot" => r#"{"value": 2}"#,
         "calculator.Calculator/Divide" => r#"{"a": 7.5, "b": 2.5}"#,
         "model.ModelInference/Predict" => r#"{"modelId": "iris", "inputs": [5.1, 3.5, 1.4, 0.2]}"#,
@@ -431,9 +435,9 @@ async fn buf_curl_calls_every_unary_method_and_a_server_stream() {
             called += 1;
         }
     }
-    // Every service's: 27 of ours (8 of them the Open Inference Protocol's), and
-    // health's Check.
-    assert_eq!(called, 28);
+    // Every service's: 27 of our packaged services' (8 of them the Open Inference
+    // Protocol's), 6 of the seeds' package-less ones, and health's Check.
+    assert_eq!(called, 34);
     let buf2 = buf.clone();
     let url = format!("{base}/grpc.examples.echo.Echo/ServerStreamingEcho");
     let output = tokio::task::spawn_blocking(move || {

@@ -26,9 +26,10 @@ impl CalculatorService {
     }
 }
 
-/// INVALID_ARGUMENT with a BadRequest naming the field, or OUT_OF_RANGE for an
-/// overflowing result (valid operands, so no field is at fault).
-fn calc_status(err: CalcError) -> Status {
+/// INVALID_ARGUMENT with a BadRequest naming the field, or OUT_OF_RANGE for a result
+/// beyond a double's or (seed 003's Calculator, `super::seeds`) a float's range: valid
+/// operands, so no field is at fault.
+pub(super) fn calc_status(err: CalcError) -> Status {
     if err.is_invalid_argument() {
         super::invalid_argument(err.field(), err.to_string())
     } else {

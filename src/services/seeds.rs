@@ -5,12 +5,12 @@
 //! answers.
 
 use futures::StreamExt;
-use tonic::{Code, Request, Response, Status, Streaming};
+use tonic::{Request, Response, Status, Streaming};
 
-use super::ResponseStream;
+use super::{ResponseStream, calculator::calc_status};
 use crate::{
     domain::{
-        calculator::{self, BinaryOp, CalcError},
+        calculator::{self, BinaryOp},
         feedback::FeedbackStore,
         greeter,
         streams::ActiveStreams,
@@ -114,16 +114,6 @@ impl feedback_service_server::FeedbackService for SeedFeedback {
 /// Seed 003's `Calculator`: the arithmetic of `calculator.Calculator` on floats.
 #[derive(Debug, Clone, Default)]
 pub struct SeedCalculator;
-
-/// INVALID_ARGUMENT with a BadRequest naming the field, or OUT_OF_RANGE for a result
-/// beyond what a float holds.
-fn calc_status(err: CalcError) -> Status {
-    if err.is_invalid_argument() {
-        super::invalid_argument(err.field(), err.to_string())
-    } else {
-        Status::new(Code::OutOfRange, err.to_string())
-    }
-}
 
 /// `value1 (op) value2`, computed in double precision and rounded to a float.
 fn binary(op: BinaryOp, request: Request<NumberDouble>) -> Result<Response<Number>, Status> {
