@@ -50,8 +50,8 @@ async fn compression_deadline_retry_and_multiplex() {
         "[6] wanted = DeadlineExceeded, got = DeadlineExceeded",
     ];
     let compression = [r#"UnaryEcho call returned "compress", <nil>"#];
-    // Retries happen only on UNAVAILABLE, which this call never gets (grpc-go's retry
-    // server fails 3 calls in 4; here a call asks with x-echo-fail-first).
+    // The echo service fails 3 UnaryEcho calls of "Try and Success" in 4, as grpc-go's
+    // retry server does: the client's service config retries them.
     let retry = [r#"UnaryEcho reply: message:"Try and Success""#];
     let multiplex = [
         "Greeting:  Hello, multiplex!",
@@ -63,6 +63,19 @@ async fn compression_deadline_retry_and_multiplex() {
         check(go, "features/retry/client", &addr, &retry),
         check(go, "features/multiplex/client", &addr, &multiplex),
     );
+    // The retry client's answer came on its 4th attempt, after 3 UNAVAILABLE (no other
+    // client here gets that code).
+    let metrics = common::http1(server.addr.parse().unwrap(), "GET", "/metrics", &[], b"").await;
+    let metrics = String::from_utf8_lossy(&metrics.body);
+    let unavailable = metrics
+        .lines()
+        .find(|line| {
+            line.starts_with("grpc_server_handled_total{")
+                && line.contains(r#"grpc_method="UnaryEcho""#)
+                && line.contains(r#"grpc_code="Unavailable""#)
+        })
+        .unwrap_or_else(|| panic!("no UNAVAILABLE UnaryEcho in the metrics:\n{metrics}"));
+    assert!(unavailable.ends_with(" 3"), "{unavailable}");
 }
 
 #[tokio::test]

@@ -9,9 +9,15 @@
 //!   ([`propagated`]);
 //! - the metadata example (examples/features/metadata/server): every reply carries the
 //!   response headers `location: MTV` ([`LOCATION`]) and `timestamp`, and the trailer
-//!   `timestamp`, in Go's `time.StampNano` layout ([`stamp_nano`]).
+//!   `timestamp`, in Go's `time.StampNano` layout ([`stamp_nano`]);
+//! - the retry example (examples/features/retry/server): UnaryEcho of the message
+//!   [`RETRY_MESSAGE`] fails with UNAVAILABLE but on every [`RETRY_MODULO`]-th call
+//!   ([`RetryExample`]), so that its client's retry policy is seen at work.
 
-use std::time::{Duration, SystemTime};
+use std::{
+    sync::atomic::{AtomicU64, Ordering},
+    time::{Duration, SystemTime},
+};
 
 /// The message that waits [`DELAY_MESSAGE_WAIT`] before its reply.
 pub const DELAY_MESSAGE: &str = "delay";
@@ -22,6 +28,27 @@ pub const PROPAGATE_PREFIX: &str = "[propagate me]";
 /// How long a [`PROPAGATE_PREFIX`] message waits before its nested call: 0.8 s, so that
 /// one nested level fits in a 1 s deadline and two do not.
 pub const PROPAGATE_WAIT: Duration = Duration::from_millis(800);
+
+/// The message of grpc-go's retry example client.
+pub const RETRY_MESSAGE: &str = "Try and Success";
+/// grpc-go's retry example server answers every 4th call and fails the 3 before it:
+/// its client's service config allows 4 attempts.
+pub const RETRY_MODULO: u64 = 4;
+
+/// The calls of [`RETRY_MESSAGE`] this server has seen, counted as grpc-go's retry
+/// example server counts its requests: one count for every caller.
+#[derive(Debug, Default)]
+pub struct RetryExample {
+    calls: AtomicU64,
+}
+
+impl RetryExample {
+    /// Counts one more call of [`RETRY_MESSAGE`]: true when it is a [`RETRY_MODULO`]-th
+    /// (the 4th, 8th ...), which succeeds; false for the others, which fail.
+    pub fn succeeds(&self) -> bool {
+        (self.calls.fetch_add(1, Ordering::Relaxed) + 1).is_multiple_of(RETRY_MODULO)
+    }
+}
 
 /// The `location` header's value, as grpc-go's metadata server sends it.
 pub const LOCATION: &str = "MTV";
@@ -66,6 +93,16 @@ pub fn stamp_nano(time: SystemTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_retry_example_succeeds_on_every_fourth_call() {
+        let example = RetryExample::default();
+        let calls: Vec<bool> = (0..8).map(|_| example.succeeds()).collect();
+        assert_eq!(
+            calls,
+            [false, false, false, true, false, false, false, true]
+        );
+    }
 
     #[test]
     fn the_deadline_examples_messages() {

@@ -22,7 +22,7 @@ use crate::{
     domain::{
         echo::{
             Attempt, Behaviour, ChosenStatus, Detail, RetryKeys,
-            grpc_go::{message_delay, propagated},
+            grpc_go::{RETRY_MESSAGE, RETRY_MODULO, RetryExample, message_delay, propagated},
         },
         streams::ActiveStreams,
     },
@@ -39,6 +39,8 @@ const BIDI_COUNT: u32 = 1;
 pub struct EchoService {
     /// How many calls each `x-echo-retry-key` has made, shared by every call.
     keys: Arc<RetryKeys>,
+    /// How many UnaryEcho calls of grpc-go's retry example message there have been.
+    retry_example: Arc<RetryExample>,
     /// Counts the streams this service is working on.
     streams: ActiveStreams,
 }
@@ -48,6 +50,7 @@ impl EchoService {
     pub fn new(streams: ActiveStreams) -> Self {
         Self {
             keys: Arc::new(RetryKeys::default()),
+            retry_example: Arc::default(),
             streams,
         }
     }
@@ -178,6 +181,14 @@ impl Echo for EchoService {
         request: Request<EchoRequest>,
     ) -> Result<Response<EchoResponse>, Status> {
         let behaviour = self.start(request.metadata())?;
+        if request.get_ref().message == RETRY_MESSAGE && !self.retry_example.succeeds() {
+            // grpc-go's retry example server's answer, word for word.
+            return Err(Status::unavailable(format!(
+                "maybeFailRequest: failing it ({RETRY_MESSAGE:?} fails {} calls in \
+                 {RETRY_MODULO}, as in grpc-go's retry example: retry it)",
+                RETRY_MODULO - 1
+            )));
+        }
         let deadline = propagate::deadline(request.metadata());
         let mut watch = Watch::new("UnaryEcho");
         tokio::time::sleep(behaviour.delay).await;
