@@ -68,7 +68,6 @@ use tower::{ServiceBuilder, util::BoxCloneSyncService};
 use tracing::info;
 
 use crate::{
-    domain::catalog::Catalog,
     domain::{
         feedback::{self, FeedbackStore, StoreError, StoreLocation},
         health::HealthRegistry,
@@ -299,7 +298,7 @@ impl Server {
         let available = feedback.available();
         let (routes, names) =
             routes::routes(&settings, &health, &streams, &models, feedback, &host)?;
-        let catalog = Arc::new(hosted(&known_methods, &names));
+        let catalog = Arc::new(unknown::hosted(&known_methods, &names));
         let grpc = grpc_stack(
             &settings,
             &known_methods,
@@ -328,24 +327,6 @@ impl Server {
         listener.shut_down(settings.shutdown_grace).await;
         Ok(())
     }
-}
-
-/// The methods of `known_methods` (from the descriptor sets) whose service is one of
-/// `services`, the routed ones: the descriptor sets also describe services that are not
-/// hosted.
-fn hosted(known_methods: &[(String, methods::RpcType)], services: &[String]) -> Catalog {
-    Catalog::from_paths(
-        known_methods
-            .iter()
-            .map(|(path, _)| path.as_str())
-            .filter(|path| {
-                services.iter().any(|service| {
-                    path.strip_prefix('/')
-                        .and_then(|rest| rest.strip_prefix(service.as_str()))
-                        .is_some_and(|rest| rest.starts_with('/'))
-                })
-            }),
-    )
 }
 
 /// This machine's host name (`localhost` when it cannot be read), for the echo

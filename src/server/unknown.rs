@@ -17,7 +17,26 @@ use futures::future::{Either, Ready};
 use http::{Request, Response};
 use tonic::{Status, body::Body};
 
+use super::layers::methods::RpcType;
 use crate::domain::catalog::Catalog;
+
+/// The methods of `known_methods` (from the descriptor sets) whose service is one of
+/// `services`, the routed ones: the descriptor sets also describe services that are not
+/// hosted.
+pub(super) fn hosted(known_methods: &[(String, RpcType)], services: &[String]) -> Catalog {
+    Catalog::from_paths(
+        known_methods
+            .iter()
+            .map(|(path, _)| path.as_str())
+            .filter(|path| {
+                services.iter().any(|service| {
+                    path.strip_prefix('/')
+                        .and_then(|rest| rest.strip_prefix(service.as_str()))
+                        .is_some_and(|rest| rest.starts_with('/'))
+                })
+            }),
+    )
+}
 
 /// Sends calls to hosted methods on to `inner`, and answers every other call with
 /// UNIMPLEMENTED and [`Catalog::unknown`]'s message. Over gRPC, grpc-web (translated
