@@ -10,14 +10,15 @@ mod common;
 
 use std::{
     fs,
-    io::{BufRead, BufReader},
     path::{Path, PathBuf},
     process::{ExitStatus, Stdio},
-    sync::mpsc,
     time::{Duration, Instant},
 };
 
-use common::process::{KillOnDrop, command};
+use common::{
+    process::{KillOnDrop, command},
+    running::Running,
+};
 use grpc_showcase::proto::{
     feedback::{
         FeedbackRequest, ListFeedbackRequest, feedback_service_client::FeedbackServiceClient,
@@ -38,12 +39,7 @@ fn shipped_models() -> PathBuf {
 
 /// The server binary, started in `workdir` with only the environment `env` and the
 /// flags `args` (plus `--listen 127.0.0.1:0`); killed when dropped.
-struct Started {
-    _child: KillOnDrop,
-    addr: String,
-    /// The log lines up to and with "listening on".
-    startup: Vec<String>,
-}
+struct Started(Running);
 
 impl Started {
     fn new(workdir: &Path, env: &[(&str, &Path)], args: &[&str]) -> Self {
@@ -53,54 +49,32 @@ impl Started {
             .envs(env.iter().copied())
             .current_dir(workdir)
             .args(["--listen", "127.0.0.1:0"])
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        let mut child = server.spawn().expect("start the server binary");
-        let stderr = child.stderr.take().unwrap();
-        let child = KillOnDrop(child);
-        let (lines, logs) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if lines.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut startup = Vec::new();
-        loop {
-            let line = logs
-                .recv_timeout(Duration::from_secs(60))
-                .unwrap_or_else(|_| panic!("no \"listening on\" in the logs:\n{startup:#?}"));
-            startup.push(line);
-            let line = startup.last().unwrap();
-            if let Some((_, rest)) = line.split_once("listening on ") {
-                let addr = rest.split_whitespace().next().unwrap().to_owned();
-                return Self {
-                    _child: child,
-                    addr,
-                    startup,
-                };
-            }
-        }
+            .args(args);
+        Self(Running::spawn(server, None))
     }
 
     async fn channel(&self) -> Channel {
-        Channel::from_shared(format!("http://{}", self.addr))
+        Channel::from_shared(self.0.url())
             .unwrap()
             .connect()
             .await
             .unwrap()
     }
 
-    /// Whether a startup log line contains `text`.
+    /// Whether a startup log line, up to and with "listening on", contains `text`.
     fn logged(&self, text: &str) -> bool {
-        self.startup.iter().any(|line| line.contains(text))
+        self.startup().iter().any(|line| line.contains(text))
+    }
+
+    /// The log lines up to and with "listening on".
+    fn startup(&self) -> Vec<&str> {
+        let before = self.0.startup.iter().map(String::as_str);
+        before.chain([self.0.listening.as_str()]).collect()
     }
 
     /// The services of the "listening on" line: `services=["a.B", "c.D"]`.
     fn services(&self) -> Vec<String> {
-        let line = self.startup.last().unwrap();
+        let line = &self.0.listening;
         let (_, list) = line.split_once("services=[").expect(line);
         let list = list.split(']').next().unwrap();
         list.split(", ")
@@ -185,13 +159,13 @@ async fn from_an_empty_directory_it_serves_everything_and_keeps_data_in_xdg_data
     assert!(
         server.logged("models: 4 built in (diabetes, digits, fraud, iris)"),
         "{:#?}",
-        server.startup
+        server.startup()
     );
     let database = xdg.path().join("grpc-showcase").join("feedback.sqlite3");
     assert!(
         server.logged(&format!("sqlite:{}", database.display())),
         "the startup log names the database: {:#?}",
-        server.startup
+        server.startup()
     );
 
     let services = server.services();
@@ -315,7 +289,7 @@ async fn a_models_directory_of_one_model_serves_that_model_only() {
         assert!(
             server.logged(&format!("models: {dir} (1: iris)")),
             "{:#?}",
-            server.startup
+            server.startup()
         );
         assert_eq!(model_ids(&server).await, [("iris".to_owned(), true)]);
         // No fraud model: its service says so, the others serve.

@@ -23,8 +23,10 @@ pub struct Running {
     logs: mpsc::Receiver<String>,
     /// The log lines before "listening on".
     pub startup: Vec<String>,
-    /// Its data directory, deleted with it.
-    data: tempfile::TempDir,
+    /// The "listening on" line itself, with the services it names.
+    pub listening: String,
+    /// Its data directory, deleted with it (`None` when the test chose none).
+    data: Option<tempfile::TempDir>,
 }
 
 impl Running {
@@ -41,11 +43,20 @@ impl Running {
 
     /// Starts the binary on the data directory `data` with extra flags `args`.
     pub fn start_with(data: tempfile::TempDir, args: &[&str]) -> Self {
-        let mut child = command(server_binary())
+        let mut server = command(server_binary());
+        server
             .args(args)
             .env("GRPC_SHOWCASE_LISTEN", "127.0.0.1:0")
             .env("GRPC_SHOWCASE_DATA_DIR", data.path())
-            .env("GRPC_SHOWCASE_SHUTDOWN_GRACE", "5s")
+            .env("GRPC_SHOWCASE_SHUTDOWN_GRACE", "5s");
+        Self::spawn(server, Some(data))
+    }
+
+    /// Starts `server` (a command of the binary, its flags and environment set; its
+    /// standard error is read here) and waits for its "listening on" log line; `data`
+    /// is deleted with it.
+    pub fn spawn(mut server: std::process::Command, data: Option<tempfile::TempDir>) -> Self {
+        let mut child = server
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()
@@ -61,12 +72,12 @@ impl Running {
             }
         });
         let mut startup = Vec::new();
-        let addr = loop {
+        let (addr, listening) = loop {
             let line = logs
                 .recv_timeout(Duration::from_secs(30))
-                .expect("the server logs that it is listening");
+                .unwrap_or_else(|_| panic!("no \"listening on\" in the logs:\n{startup:#?}"));
             if let Some((_, rest)) = line.split_once("listening on ") {
-                break rest.split_whitespace().next().unwrap().to_owned();
+                break (rest.split_whitespace().next().unwrap().to_owned(), line);
             }
             startup.push(line);
         };
@@ -75,6 +86,7 @@ impl Running {
             addr,
             logs,
             startup,
+            listening,
             data,
         }
     }
@@ -104,6 +116,8 @@ impl Running {
         self.signal(libc::SIGKILL);
         self.child.0.wait().unwrap();
         self.data
+            .take()
+            .expect("a server started with a data directory")
     }
 
     /// Waits for the process to exit, failing after 20 s.
